@@ -1,0 +1,32 @@
+"""ament_python package of the optimus_voice nodes, engines and CLI."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "optimus_voice"
+NODES = ["capture", "asr", "emotion", "dialogue", "tts", "audio_out", "face"]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml", "requirements.txt", "requirements-models.txt"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="optimus_voice maintainers",
+    maintainer_email="optimus-voice@example.com",
+    description="Speech interaction stack of a humanoid robot as ROS 2 lifecycle nodes.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [f"{n}_node = {PACKAGE}.nodes.{n}_node:main" for n in NODES]
+        + ["optimus-voice = optimus_voice.cli.main:main"],
+    },
+)

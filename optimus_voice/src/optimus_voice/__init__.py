@@ -1,0 +1,1 @@
+"""optimus_voice: the speech-interaction stack of a humanoid robot."""

@@ -1,0 +1,207 @@
+"""The shape every optimus_voice node shares: a thin rclpy lifecycle node around a plain engine.
+
+- Parameters are declared from the class's PARAMS table, each with a description.
+- on_configure builds the engine (loads models); on_activate starts processing; on_deactivate pauses it;
+  on_cleanup releases the engine. A failing configure (a missing model, no device) is logged and reported on
+  /diagnostics and the node stays alive in 'unconfigured', ready for another try.
+- /diagnostics carries the node's health, counters and timings once a second, in every lifecycle state.
+- Subscription callbacks never crash the node: an exception is logged, counted and reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from std_msgs.msg import Header
+
+from optimus_voice import qos, stamps
+from optimus_voice.health import Health, Level
+from optimus_voice.msgtypes import message_class
+from optimus_voice.topics import DIAGNOSTICS, Topic
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: bool | int | float | str | list
+    description: str
+
+
+COMMON_PARAMS = (
+    Param("autostart", False, "Configure and activate on start (for running the node alone with ros2 run)."),
+    Param("diagnostics_period", 1.0, "Seconds between /diagnostics reports."),
+)
+
+
+@contextlib.contextmanager
+def ros_context(args: list[str] | None = None) -> Iterator[None]:
+    """rclpy.init/shutdown as a context manager on every distro (Jazzy's init returns None)."""
+    rclpy.init(args=args)
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()
+
+
+def to_time(ns: int) -> Time:
+    sec, nanosec = stamps.split_ns(ns)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def from_time(t: Time) -> int:
+    return stamps.join_ns(t.sec, t.nanosec)
+
+
+class VoiceNode(LifecycleNode):
+    """Base class of the optimus_voice lifecycle nodes."""
+
+    PARAMS: tuple[Param, ...] = ()
+
+    def __init__(self, name: str, **kwargs) -> None:
+        super().__init__(name, **kwargs)
+        self.health = Health()
+        self.active = False
+        for p in COMMON_PARAMS + self.PARAMS:
+            self.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+        self._diag_pub = self.create_publisher(message_class(DIAGNOSTICS.type), DIAGNOSTICS.name,
+                                               qos.profile(DIAGNOSTICS))
+        self._diag_timer = self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
+        self._subs: list = []
+        self._pubs: list = []
+        self.health.set_status(Level.WARN, "unconfigured")
+
+    # -- parameters, stamps, topics ------------------------------------------------------------------------------
+    def param(self, name: str):
+        return self.get_parameter(name).value
+
+    def header(self, stamp_ns: int | None = None, frame_id: str = "") -> Header:
+        return Header(stamp=to_time(stamps.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)
+
+    def publisher(self, topic: Topic):
+        """A lifecycle publisher: it only publishes while the node is active."""
+        pub = self.create_lifecycle_publisher(message_class(topic.type), topic.name, qos.profile(topic))
+        self._pubs.append(pub)
+        return pub
+
+    def subscribe(self, topic: Topic, callback: Callable) -> None:
+        """Subscribe; the callback runs only while active, and its exceptions are contained and reported."""
+
+        def guarded(msg) -> None:
+            if not self.active:
+                return
+            try:
+                callback(msg)
+            except Exception as exc:  # noqa: BLE001 - a bad message must never take the node down
+                self.get_logger().error(f"{topic.name}: {exc}\n{traceback.format_exc(limit=3)}")
+                self.health.problem("callback_errors", f"{topic.name}: {exc}", Level.ERROR)
+
+        self._subs.append(self.create_subscription(message_class(topic.type), topic.name, guarded,
+                                                   qos.profile(topic)))
+
+    # -- what subclasses implement -------------------------------------------------------------------------------
+    def configure_stage(self) -> None:
+        """Build the engine, publishers and subscriptions. Raise to fail the transition."""
+
+    def activate_stage(self) -> None:
+        """Start processing (timers, devices)."""
+
+    def deactivate_stage(self) -> None:
+        """Pause processing."""
+
+    def cleanup_stage(self) -> None:
+        """Release the engine and devices."""
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.configure_stage()
+        except Exception as exc:  # noqa: BLE001 - reported, the node stays up for another try
+            self.get_logger().error(f"configure failed: {exc}")
+            self.health.problem("configure_failures", f"configure failed: {exc}", Level.ERROR)
+            self.health.set_status(Level.ERROR, f"configure failed: {exc}")
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        self.health.set_status(Level.OK, "configured")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.activate_stage()
+        except Exception as exc:  # noqa: BLE001
+            self.get_logger().error(f"activate failed: {exc}")
+            self.health.set_status(Level.ERROR, f"activate failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.active = True
+        if self.health.snapshot().level == Level.OK:
+            self.health.set_status(Level.OK, "active")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = False
+        self.deactivate_stage()
+        self.health.set_status(Level.OK, "inactive")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.health.set_status(Level.WARN, "unconfigured")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = False
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self.active = False
+        with contextlib.suppress(Exception):
+            self.cleanup_stage()
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        for pub in self._pubs:
+            self.destroy_lifecycle_publisher(pub)
+        self._subs.clear()
+        self._pubs.clear()
+
+    # -- diagnostics ---------------------------------------------------------------------------------------------
+    def publish_diagnostics(self) -> None:
+        snap = self.health.snapshot()
+        values = {"lifecycle_state": self._state_label(), **snap.values}
+        status = DiagnosticStatus(level=bytes([int(snap.level)]), name=f"optimus_voice/{self.get_name()}",
+                                  message=snap.message, hardware_id=self.get_fully_qualified_name(),
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        self._diag_pub.publish(DiagnosticArray(header=self.header(), status=[status]))
+
+    def _state_label(self) -> str:
+        if self.active:
+            return "active"
+        return "inactive" if self._pubs or self._subs else "unconfigured"
+
+
+def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
+    """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up."""
+    with ros_context(args):
+        node = node_class()
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        if node.param("autostart"):
+            node.trigger_configure()
+            node.trigger_activate()
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            node.active = False
+            with contextlib.suppress(Exception):
+                node.cleanup_stage()
+            node.destroy_node()

@@ -1,0 +1,54 @@
+"""Time stamps and turn ids: the contract that lets every stage drop stale work and measure latency.
+
+No rclpy import: engines and the CLI use these with plain nanosecond integers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+NS_PER_S = 1_000_000_000
+
+
+def now_ns() -> int:
+    """Wall-clock time in nanoseconds (the clock ROS stamps use when use_sim_time is off)."""
+    return time.time_ns()
+
+
+def split_ns(ns: int) -> tuple[int, int]:
+    """Nanoseconds -> (sec, nanosec) as in builtin_interfaces/Time."""
+    return ns // NS_PER_S, ns % NS_PER_S
+
+
+def join_ns(sec: int, nanosec: int) -> int:
+    """(sec, nanosec) -> nanoseconds."""
+    return sec * NS_PER_S + nanosec
+
+
+def ms_between(start_ns: int, end_ns: int) -> float:
+    """Milliseconds from one stamp to another."""
+    return (end_ns - start_ns) / 1e6
+
+
+class TurnCounter:
+    """Allocates user-turn ids.
+
+    An id is the wall-clock millisecond at which the turn opened, bumped to stay strictly increasing. Ids thus
+    keep increasing across restarts of the node that allocates them, so "newer turn" is always a larger id and
+    consumers can drop work for any id below the latest one they saw.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self, at_ns: int | None = None) -> int:
+        ms = (now_ns() if at_ns is None else at_ns) // 1_000_000
+        with self._lock:
+            self._last = max(self._last + 1, ms)
+            return self._last
+
+    @property
+    def last(self) -> int:
+        return self._last
