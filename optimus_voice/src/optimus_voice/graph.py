@@ -20,6 +20,7 @@ class LaunchArg:
     name: str
     default: str
     description: str
+    type: type = str  # type of the parameters the argument sets
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,17 @@ class NodeSpec:
 
 
 ARGS = (
-    LaunchArg("mic_source", "device", "Microphone source: 'device' (PortAudio), 'file' (a WAV/FLAC played in real "
-              "time) or 'bag' (a rosbag2 of AudioFrames)."),
+    LaunchArg("mic_source", "device", "Microphone source: 'device' (PortAudio) or 'file' (a WAV/FLAC played in real "
+              "time)."),
     LaunchArg("mic_device", "", "PortAudio input device, by name substring or index; empty: the default device."),
-    LaunchArg("mic_file", "", "Audio file (or bag folder) played as the microphone when mic_source is file/bag."),
-    LaunchArg("mic_loop", "false", "Loop the microphone file or bag."),
+    LaunchArg("mic_file", "", "Audio file played as the microphone when mic_source is 'file'."),
+    LaunchArg("mic_loop", "false", "Loop the microphone file.", bool),
     LaunchArg("audio_out_topic", topics.AUDIO_OUT.name,
               "Topic the robot's speech audio is published on; remap onto the robot's speaker actuator topic."),
     LaunchArg("use_audio_out", "true",
               "Run our speaker node (PortAudio or WAV). Set false when the robot's own audio actuator subscribes "
-              "to audio_out_topic."),
-    LaunchArg("audio_out_wav", "", "Write the robot's speech to this WAV file (in addition to, or instead of, a device)."),
+              "to audio_out_topic.", bool),
+    LaunchArg("audio_out_wav", "", "Also write the robot's speech to this WAV file."),
     LaunchArg("face_topic", topics.FACE.name, "Topic of face actuator commands; remap onto the robot's face topic."),
     LaunchArg("config_dir", "", "Folder with the node parameter files; empty: the installed config/ of the package."),
 )
@@ -71,16 +72,15 @@ NODES = (
 BY_NAME = {n.name: n for n in NODES}
 
 
-def coerce(value: str) -> bool | int | float | str:
-    """A launch-argument string as the typed parameter value ros2 launch would pass."""
-    low = value.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
+ARG_TYPES = {a.name: a.type for a in ARGS}
+
+
+def coerce(arg: str, value: str) -> bool | str:
+    """A launch-argument string as the typed parameter value it sets."""
+    if ARG_TYPES[arg] is bool:
+        if value.strip().lower() not in ("true", "false"):
+            raise ValueError(f"launch argument {arg} must be true or false, not {value!r}")
+        return value.strip().lower() == "true"
     return value
 
 
@@ -88,6 +88,6 @@ def resolve(spec: NodeSpec, args: dict[str, str]) -> tuple[dict[str, str], dict[
     """Remaps, parameter overrides and whether the node runs, for the given launch-argument values."""
     values = {**ARG_DEFAULTS, **args}
     remaps = {topic: values[arg] for topic, arg in spec.remap_args.items() if values[arg] != topic}
-    params = {p: coerce(values[arg]) for p, arg in spec.param_args.items() if values[arg] != ""}
+    params = {p: coerce(arg, values[arg]) for p, arg in spec.param_args.items()}
     enabled = spec.enabled_by is None or str(values[spec.enabled_by]).lower() == "true"
     return remaps, params, enabled

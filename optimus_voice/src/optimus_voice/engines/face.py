@@ -1,0 +1,75 @@
+"""The face: which expression to show, how intense, and blinks, with smooth transitions (no rclpy).
+
+What drives it, by dialogue state: while the robot speaks, the expression planned for the reply; while the user
+speaks, an empathic mirror of their emotion; while thinking, a thinking look; otherwise neutral.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from optimus_voice.engines.dialogue import State
+from optimus_voice.engines.emotion import CIRCUMPLEX
+
+# The user's emotion -> the robot's empathic expression while listening.
+MIRROR = {"happy": "happy", "sad": "concerned", "angry": "concerned", "fearful": "concerned",
+          "disgust": "concerned", "surprised": "surprised", "neutral": "attentive"}
+
+EXPRESSION_VA = {**CIRCUMPLEX, "calm": (0.3, -0.5), "concerned": (-0.3, 0.1), "attentive": (0.1, 0.2),
+                 "thinking": (0.0, 0.1)}
+
+
+@dataclass
+class FaceFrame:
+    expression: str
+    valence: float
+    arousal: float
+    intensity: float
+    eyelid_openness: float
+
+
+class FaceMixer:
+    def __init__(self, smoothing_s: float = 0.25, blink_every_s: float = 4.0, blink_s: float = 0.15,
+                 seed: int = 0) -> None:
+        self.state = State.IDLE
+        self.user_emotion = "neutral"
+        self.reply_expression = "neutral"
+        self.turn_id = 0
+        self.smoothing_s = smoothing_s
+        self.blink_every_s = blink_every_s
+        self.blink_s = blink_s
+        self._rng = random.Random(seed)
+        self._valence = 0.0
+        self._arousal = 0.0
+        self._intensity = 0.0
+        self._last_t: float | None = None
+        self._next_blink = blink_every_s
+
+    def target(self) -> str:
+        if self.state == State.SPEAKING:
+            return self.reply_expression
+        if self.state == State.LISTENING:
+            return MIRROR.get(self.user_emotion, "attentive")
+        if self.state == State.THINKING:
+            return "thinking"
+        return "neutral"
+
+    def step(self, t: float) -> FaceFrame:
+        dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
+        self._last_t = t
+        expression = self.target()
+        tv, ta = EXPRESSION_VA.get(expression, (0.0, 0.0))
+        ti = 0.3 if expression == "neutral" else 0.8
+        k = 1.0 - math.exp(-dt / self.smoothing_s) if dt else 0.0
+        self._valence += k * (tv - self._valence)
+        self._arousal += k * (ta - self._arousal)
+        self._intensity += k * (ti - self._intensity)
+        eyelid = 1.0
+        if t >= self._next_blink:
+            if t < self._next_blink + self.blink_s:
+                eyelid = abs(2.0 * (t - self._next_blink) / self.blink_s - 1.0)  # close and reopen
+            else:
+                self._next_blink = t + self.blink_every_s * self._rng.uniform(0.6, 1.4)
+        return FaceFrame(expression, self._valence, self._arousal, self._intensity, eyelid)

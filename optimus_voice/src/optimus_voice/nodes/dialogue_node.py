@@ -1,0 +1,160 @@
+"""Dialogue node: turn-taking and the embedded reply policy -> /speech/request and /dialogue/state."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from optimus_voice import topics
+from optimus_voice.engines.dialogue import Policy, Reply, State, TurnTaking
+from optimus_voice.nodes.base import Param, VoiceNode, run
+
+
+def default_intents_path() -> str:
+    from ament_index_python.packages import get_package_share_directory
+
+    return os.path.join(get_package_share_directory("optimus_voice"), "config", "intents.yaml")
+
+
+class DialogueNode(VoiceNode):
+    PARAMS = (
+        Param("intents_path", "", "YAML file of intents; empty: config/intents.yaml of the package."),
+        Param("intent_threshold", 0.5, "Similarity below which the input counts as unknown."),
+        Param("emotion_wait_ms", 150.0, "How long to wait for the turn's final emotion after its final transcript."),
+        Param("barge_in", True, "Stop the robot's speech when the user starts speaking over it."),
+    )
+
+    def __init__(self) -> None:
+        super().__init__("dialogue")
+        self.policy: Policy | None = None
+
+    def configure_stage(self) -> None:
+        self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"))
+        self.turns = TurnTaking()
+        self.volume = 1.0
+        self.rate = 1.0
+        self._pending: dict[int, tuple[str, float]] = {}   # turn -> (text, monotonic time of the final)
+        self._emotions: dict[int, str] = {}
+        self.user_text = ""
+        self.user_emotion = "neutral"
+        self.mood = 0.0
+        self.robot_text = ""
+        self.intent = ""
+        self.request_pub = self.publisher(topics.SPEECH_REQUEST)
+        self.state_pub = self.publisher(topics.DIALOGUE_STATE)
+        self.subscribe(topics.VOICE_ACTIVITY, self.on_voice_activity)
+        self.subscribe(topics.TRANSCRIPT, self.on_transcript)
+        self.subscribe(topics.EMOTION, self.on_emotion)
+        self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
+        self._timer = self.create_timer(0.01, self._decide_pending)
+
+    def activate_stage(self) -> None:
+        self._last_state = None
+
+    def cleanup_stage(self) -> None:
+        if getattr(self, "_timer", None) is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        self.policy = None
+
+    # -- inputs ----------------------------------------------------------------------------------------------
+    def on_voice_activity(self, msg) -> None:
+        if msg.event == msg.SPEECH_START:
+            speaking_turn = self.turns.speaking_turn
+            if self.turns.user_started(msg.turn_id) and self.param("barge_in"):
+                self._request_stop(speaking_turn)
+                self.health.count("barge_ins")
+        self._publish_state()
+
+    def on_transcript(self, msg) -> None:
+        if not msg.is_final:
+            return
+        if not self.turns.user_finished(msg.turn_id):
+            self.health.count("stale_transcripts")
+            return
+        if not msg.text.strip():
+            self.turns.nothing_to_say(msg.turn_id)
+        else:
+            self.user_text = msg.text
+            self._pending[msg.turn_id] = (msg.text, time.monotonic())
+        self._publish_state()
+
+    def on_emotion(self, msg) -> None:
+        if msg.is_final:
+            self._emotions[msg.turn_id] = msg.label
+            self.mood = msg.mood_valence
+            self._decide_pending()
+
+    def on_progress(self, msg) -> None:
+        if msg.state == msg.STARTED:
+            self.turns.speech_started(msg.turn_id)
+        elif msg.state in (msg.DONE, msg.INTERRUPTED):
+            self.robot_text = msg.spoken_text
+            self.turns.speech_ended(msg.turn_id)
+        self._publish_state()
+
+    # -- decisions -------------------------------------------------------------------------------------------
+    def _decide_pending(self) -> None:
+        if not self.active or self.policy is None:
+            return
+        if self._last_state is None:  # first state after activation, for late joiners of the latched topic
+            self._publish_state()
+        wait_s = self.param("emotion_wait_ms") / 1000
+        for turn_id, (text, t_final) in list(self._pending.items()):
+            if self.turns.is_stale(turn_id):
+                del self._pending[turn_id]
+                self.health.count("stale_turns_dropped")
+                continue
+            if turn_id not in self._emotions and time.monotonic() - t_final < wait_s:
+                continue
+            del self._pending[turn_id]
+            emotion = self._emotions.pop(turn_id, "neutral")
+            self.user_emotion = emotion
+            reply = self.policy.respond(text, emotion)
+            self.health.timing("decide", reply.decide_ms)
+            self._act(turn_id, reply)
+        for old in [t for t in self._emotions if t < self.turns.turn_id]:
+            del self._emotions[old]
+
+    def _act(self, turn_id: int, reply: Reply) -> None:
+        from optimus_voice_msgs.msg import SpeechRequest
+
+        self.intent = reply.intent
+        if reply.action == "stop":
+            self._request_stop(self.turns.speaking_turn)
+        elif reply.action == "volume_up":
+            self.volume = min(2.0, self.volume * 1.25)
+        elif reply.action == "volume_down":
+            self.volume = max(0.3, self.volume / 1.25)
+        elif reply.action == "rate_up":
+            self.rate = min(1.6, self.rate * 1.15)
+        elif reply.action == "rate_down":
+            self.rate = max(0.6, self.rate / 1.15)
+        self.request_pub.publish(SpeechRequest(
+            header=self.header(), turn_id=turn_id, action=SpeechRequest.ACTION_SAY, text=reply.text,
+            expression=reply.expression, style=reply.style, rate=self.rate, volume=self.volume, interruptible=True))
+        self.health.count(f"intent_{reply.intent}")
+        self._publish_state()
+
+    def _request_stop(self, turn_id: int) -> None:
+        from optimus_voice_msgs.msg import SpeechRequest
+
+        self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=turn_id,
+                                               action=SpeechRequest.ACTION_STOP))
+
+    def _publish_state(self) -> None:
+        from optimus_voice_msgs.msg import DialogueState
+
+        snapshot = (self.turns.state, self.turns.turn_id, self.user_text, self.robot_text)
+        if snapshot == self._last_state:
+            return
+        self._last_state = snapshot
+        self.state_pub.publish(DialogueState(
+            header=self.header(), state=int(self.turns.state), turn_id=self.turns.turn_id,
+            user_text=self.user_text, user_emotion=self.user_emotion, user_mood_valence=self.mood,
+            robot_text=self.robot_text, intent=self.intent))
+        self.health.set_value("state", State(self.turns.state).name.lower())
+
+
+def main(args: list[str] | None = None) -> None:
+    run(DialogueNode, args)

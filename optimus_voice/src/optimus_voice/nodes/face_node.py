@@ -1,0 +1,104 @@
+"""Face node: dialogue state, the user's emotion and the reply's expression -> /face/expression, /face/markers."""
+
+from __future__ import annotations
+
+import time
+
+from optimus_voice import topics
+from optimus_voice.engines.dialogue import State
+from optimus_voice.engines.face import FaceMixer
+from optimus_voice.nodes.base import Param, VoiceNode, run
+
+# Marker colours per expression (r, g, b).
+COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1, 0.1), "concerned": (0.6, 0.4, 0.9),
+           "calm": (0.3, 0.8, 0.7), "thinking": (0.8, 0.8, 0.8), "attentive": (0.4, 0.9, 0.4),
+           "surprised": (1.0, 0.5, 0.0), "fearful": (0.5, 0.2, 0.6), "disgust": (0.4, 0.6, 0.1)}
+
+
+class FaceNode(VoiceNode):
+    PARAMS = (
+        Param("rate_hz", 30.0, "Rate of face actuator commands."),
+        Param("markers_rate_hz", 5.0, "Rate of rviz markers."),
+        Param("smoothing_s", 0.25, "Time constant of expression transitions (s)."),
+        Param("blink_every_s", 4.0, "Mean interval between blinks (s)."),
+        Param("frame_id", "head", "TF frame of the rviz markers."),
+    )
+
+    def __init__(self) -> None:
+        super().__init__("face")
+        self._timers: list = []
+
+    def configure_stage(self) -> None:
+        self.mixer = FaceMixer(self.param("smoothing_s"), self.param("blink_every_s"))
+        self.user_text = ""
+        self.user_emotion = ("neutral", 0.0, 0.0)
+        self.face_pub = self.publisher(topics.FACE)
+        self.marker_pub = self.publisher(topics.FACE_MARKERS)
+        self.subscribe(topics.DIALOGUE_STATE, self.on_state)
+        self.subscribe(topics.EMOTION, self.on_emotion)
+        self.subscribe(topics.SPEECH_REQUEST, self.on_request)
+        self.subscribe(topics.TRANSCRIPT, self.on_transcript)
+
+    def activate_stage(self) -> None:
+        self._timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
+                        self.create_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
+
+    def deactivate_stage(self) -> None:
+        for t in self._timers:
+            self.destroy_timer(t)
+        self._timers = []
+
+    def cleanup_stage(self) -> None:
+        self.deactivate_stage()
+
+    def on_state(self, msg) -> None:
+        self.mixer.state = State(msg.state)
+        self.mixer.turn_id = msg.turn_id
+
+    def on_emotion(self, msg) -> None:
+        self.mixer.user_emotion = msg.label
+        self.user_emotion = (msg.label, msg.valence, msg.arousal)
+
+    def on_request(self, msg) -> None:
+        if msg.action == msg.ACTION_SAY:
+            self.mixer.reply_expression = msg.expression or "neutral"
+
+    def on_transcript(self, msg) -> None:
+        self.user_text = msg.text
+
+    def publish_face(self) -> None:
+        from optimus_voice_msgs.msg import FaceExpression
+
+        f = self.mixer.step(time.monotonic())
+        self.face_pub.publish(FaceExpression(
+            header=self.header(frame_id=self.param("frame_id")), turn_id=self.mixer.turn_id, expression=f.expression,
+            valence=f.valence, arousal=f.arousal, intensity=f.intensity, eyelid_openness=f.eyelid_openness))
+        self._last = f
+
+    def publish_markers(self) -> None:
+        from visualization_msgs.msg import Marker, MarkerArray
+
+        f = getattr(self, "_last", None)
+        if f is None:
+            return
+        header = self.header(frame_id=self.param("frame_id"))
+        r, g, b = COLOURS.get(f.expression, (0.9, 0.9, 0.9))
+        head = Marker(header=header, ns="face", id=0, type=Marker.SPHERE, action=Marker.ADD)
+        head.scale.x = head.scale.y = head.scale.z = 0.25
+        head.color.r, head.color.g, head.color.b, head.color.a = r, g, b, 0.4 + 0.6 * f.intensity
+        label, valence, arousal = self.user_emotion
+        lines = [f"robot: {f.expression}", f"user: {label} (v {valence:+.2f}, a {arousal:+.2f})",
+                 f"heard: {self.user_text[-60:]}"]
+        markers = [head]
+        for i, line in enumerate(lines):
+            m = Marker(header=header, ns="face_text", id=i + 1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
+                       text=line)
+            m.pose.position.z = 0.25 + 0.08 * (len(lines) - i)
+            m.scale.z = 0.06
+            m.color.r = m.color.g = m.color.b = m.color.a = 1.0
+            markers.append(m)
+        self.marker_pub.publish(MarkerArray(markers=markers))
+
+
+def main(args: list[str] | None = None) -> None:
+    run(FaceNode, args)
