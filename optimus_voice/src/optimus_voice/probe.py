@@ -19,9 +19,9 @@ class TopicProbe:
     """Subscribes to `watch` topics (default: all) in its own context and spin thread."""
 
     def __init__(self, watch: tuple[topics.Topic, ...] = topics.ALL, name: str = "optimus_voice_probe",
-                 remaps: dict[str, str] | None = None) -> None:
+                 remaps: dict[str, str] | None = None, domain_id: int | None = None) -> None:
         self._context = rclpy.Context()
-        rclpy.init(context=self._context)
+        rclpy.init(context=self._context, domain_id=domain_id)
         self.node = Node(name, context=self._context)
         self.messages: dict[str, list] = defaultdict(list)
         self._cv = threading.Condition()

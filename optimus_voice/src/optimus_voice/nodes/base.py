@@ -175,16 +175,15 @@ class VoiceNode(LifecycleNode):
     # -- diagnostics ---------------------------------------------------------------------------------------------
     def publish_diagnostics(self) -> None:
         snap = self.health.snapshot()
-        values = {"lifecycle_state": self._state_label(), **snap.values}
+        values = {"lifecycle_state": self.lifecycle_state(), **snap.values}
         status = DiagnosticStatus(level=bytes([int(snap.level)]), name=f"optimus_voice/{self.get_name()}",
                                   message=snap.message, hardware_id=self.get_fully_qualified_name(),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
         self._diag_pub.publish(DiagnosticArray(header=self.header(), status=[status]))
 
-    def _state_label(self) -> str:
-        if self.active:
-            return "active"
-        return "inactive" if self._pubs or self._subs else "unconfigured"
+    def lifecycle_state(self) -> str:
+        """Label of the current lifecycle state ('unconfigured', 'inactive', 'active', ...)."""
+        return self._state_machine.current_state[1]
 
 
 def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:

@@ -1,0 +1,101 @@
+"""Nodes in-process with real rclpy: real messages in, real models, real messages out."""
+
+import time
+
+import pytest
+from optimus_voice.audio import S16LE, to_s16le
+from optimus_voice.engines.audio_source import FileSource
+from optimus_voice.nodes.base import from_time, to_time
+from optimus_voice.stamps import now_ns
+
+from optimus_voice import topics
+
+
+def diagnostics_of(probe, node: str) -> dict[str, str]:
+    for msg in reversed(probe.of(topics.DIAGNOSTICS)):
+        for status in msg.status:
+            if status.name == f"optimus_voice/{node}":
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def audio_frame(data: bytes, index: int, encoding=S16LE, rate=16000, channels=1):
+    from optimus_voice_msgs.msg import AudioFrame
+
+    msg = AudioFrame(encoding=encoding, sample_rate=rate, channels=channels, first_sample_index=index, data=data)
+    msg.header.stamp = to_time(now_ns())
+    return msg
+
+
+def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, probe, data_dir):
+    from optimus_voice.nodes.asr_node import AsrNode
+
+    ros_graph.add(AsrNode, partial_interval_ms=0.0)
+    pub = probe.publisher(topics.AUDIO_IN)
+    assert probe.wait_matched(topics.AUDIO_IN.name)
+
+    bad = [audio_frame(b"\x01\x02\x03", 0), audio_frame(b"\x00\x00" * 320, 0, rate=44100),
+           audio_frame(b"", 0), audio_frame(b"\x00\x00" * 320, 0, encoding="MP3"),
+           audio_frame(b"\x00\x00\xc0\x7f" * 320, 0, encoding="F32LE")]  # NaN floats
+    for msg in bad:
+        pub.publish(msg)
+        time.sleep(0.02)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "asr").get("rejected_frames", 0)) >= len(bad), 10)
+
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", lead_silence_s=0.5).chunks():
+        msg = audio_frame(to_s16le(chunk.samples), chunk.first_sample_index)
+        msg.header.stamp = to_time(chunk.stamp_ns)
+        pub.publish(msg)
+
+    def final():
+        return [m for m in probe.of(topics.TRANSCRIPT) if m.is_final]
+
+    assert probe.wait_for(lambda: bool(final()), 30), "no final transcript"
+    transcript = final()[0]
+    assert "look like" in transcript.text.lower()
+    activity = probe.of(topics.VOICE_ACTIVITY)
+    assert [a.event for a in activity] == [1, 3]  # SPEECH_START, SPEECH_END
+    assert {a.turn_id for a in activity} == {transcript.turn_id}
+    # Stamps tell the story of the turn: speech start < speech end <= word times <= transcript stamp.
+    start, end = from_time(transcript.speech_start), from_time(transcript.speech_end)
+    assert start < end <= from_time(transcript.header.stamp)
+    assert all(start <= from_time(w.start) <= from_time(w.end) for w in transcript.words)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "ünïcødé 🤖 " * 50, "x" * 10000])
+def test_dialogue_and_emotion_survive_odd_text(ros_graph, probe, text):
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+    from optimus_voice.nodes.emotion_node import EmotionNode
+
+    from optimus_voice_msgs.msg import Transcript
+
+    ros_graph.add(EmotionNode)
+    ros_graph.add(DialogueNode)
+    pub = probe.publisher(topics.TRANSCRIPT)
+    assert probe.wait_matched(topics.TRANSCRIPT.name, count=2)
+    pub.publish(Transcript(turn_id=now_ns() // 1_000_000, text=text, is_final=True))
+    assert probe.wait_for(lambda: bool(probe.of(topics.EMOTION)), 10)
+    if text.strip():
+        assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
+        request = probe.of(topics.SPEECH_REQUEST)[0]
+        assert request.text and len(request.text) <= 300
+    assert diagnostics_of(probe, "dialogue").get("callback_errors") is None
+
+
+def test_stale_reply_is_never_spoken(ros_graph, probe):
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+
+    from optimus_voice_msgs.msg import Transcript, VoiceActivity
+
+    ros_graph.add(DialogueNode, emotion_wait_ms=500.0)
+    transcripts = probe.publisher(topics.TRANSCRIPT)
+    activity = probe.publisher(topics.VOICE_ACTIVITY)
+    assert probe.wait_matched(topics.TRANSCRIPT.name) and probe.wait_matched(topics.VOICE_ACTIVITY.name)
+    old = now_ns() // 1_000_000
+    transcripts.publish(Transcript(turn_id=old, text="hello there", is_final=True))
+    # The user starts a new turn before the reply to the old one was decided (it waits for an emotion).
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=old + 1))
+    transcripts.publish(Transcript(turn_id=old + 1, text="what time is it", is_final=True))
+    assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
+    time.sleep(0.7)  # past the emotion wait of the old turn: nothing more may come
+    assert [r.turn_id for r in probe.of(topics.SPEECH_REQUEST)] == [old + 1]
