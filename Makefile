@@ -9,7 +9,7 @@ setup:
 
 demo: setup
 	$(VENV)/bin/optimus-voice up --mic-file optimus_voice/test/data/cv_what_did_he_look_like.wav mic_loop:=true \
-		audio_out_wav:=out/demo_replies.wav --log-dir out/demo_logs --duration $${DURATION:-30}
+		audio_out_wav:=out/demo_replies.wav --log-dir out/demo_logs --show --duration $${DURATION:-30}
 
 test: setup lint
 	$(PY) -m pytest optimus_voice/test -p no:cacheprovider

@@ -19,6 +19,16 @@ def diagnostics_of(probe, node: str) -> dict[str, str]:
     return {}
 
 
+def wait_matched(probe, topic, *nodes, timeout_s: float = 10.0) -> bool:
+    """Both ends matched: the probe's publisher sees every node, and every node's subscription sees the probe.
+
+    A reliable, volatile reader drops what a writer sent before the reader matched it, so a test that publishes
+    as soon as only the writer side has matched can lose its first messages.
+    """
+    return probe.wait_matched(topic.name, count=len(nodes), timeout_s=timeout_s) and probe.wait_for(
+        lambda: all(n.matched_publishers(topic) >= 1 for n in nodes), timeout_s)
+
+
 def audio_frame(data: bytes, index: int, encoding=S16LE, rate=16000, channels=1):
     from optimus_voice_msgs.msg import AudioFrame
 
@@ -30,9 +40,9 @@ def audio_frame(data: bytes, index: int, encoding=S16LE, rate=16000, channels=1)
 def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, probe, data_dir):
     from optimus_voice.nodes.asr_node import AsrNode
 
-    ros_graph.add(AsrNode, partial_interval_ms=0.0)
+    asr = ros_graph.add(AsrNode, partial_interval_ms=0.0)
     pub = probe.publisher(topics.AUDIO_IN)
-    assert probe.wait_matched(topics.AUDIO_IN.name)
+    assert wait_matched(probe, topics.AUDIO_IN, asr)
 
     bad = [audio_frame(b"\x01\x02\x03", 0), audio_frame(b"\x00\x00" * 320, 0, rate=44100),
            audio_frame(b"", 0), audio_frame(b"\x00\x00" * 320, 0, encoding="MP3"),
@@ -69,10 +79,10 @@ def test_dialogue_and_emotion_survive_odd_text(ros_graph, probe, text):
 
     from optimus_voice_msgs.msg import Transcript
 
-    ros_graph.add(EmotionNode)
-    ros_graph.add(DialogueNode)
+    emotion = ros_graph.add(EmotionNode)
+    dialogue = ros_graph.add(DialogueNode)
     pub = probe.publisher(topics.TRANSCRIPT)
-    assert probe.wait_matched(topics.TRANSCRIPT.name, count=2)
+    assert wait_matched(probe, topics.TRANSCRIPT, emotion, dialogue)
     pub.publish(Transcript(turn_id=now_ns() // 1_000_000, text=text, is_final=True))
     assert probe.wait_for(lambda: bool(probe.of(topics.EMOTION)), 10)
     if text.strip():
@@ -87,10 +97,10 @@ def test_stale_reply_is_never_spoken(ros_graph, probe):
 
     from optimus_voice_msgs.msg import Transcript, VoiceActivity
 
-    ros_graph.add(DialogueNode, emotion_wait_ms=500.0)
+    dialogue = ros_graph.add(DialogueNode, emotion_wait_ms=500.0)
     transcripts = probe.publisher(topics.TRANSCRIPT)
     activity = probe.publisher(topics.VOICE_ACTIVITY)
-    assert probe.wait_matched(topics.TRANSCRIPT.name) and probe.wait_matched(topics.VOICE_ACTIVITY.name)
+    assert wait_matched(probe, topics.TRANSCRIPT, dialogue) and wait_matched(probe, topics.VOICE_ACTIVITY, dialogue)
     old = now_ns() // 1_000_000
     transcripts.publish(Transcript(turn_id=old, text="hello there", is_final=True))
     # The user starts a new turn before the reply to the old one was decided (it waits for an emotion).

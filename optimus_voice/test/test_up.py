@@ -62,6 +62,8 @@ def test_up_brings_the_graph_up_restarts_a_killed_node_and_stops_cleanly(probe, 
         up.send_signal(signal.SIGINT)  # one SIGINT, as Ctrl-C would send
         output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
-    assert "all nodes stopped" in output
+    stopped = next(line for line in output.splitlines() if "all nodes stopped" in line)
+    codes = dict(item.split("=") for item in stopped.split(": ", 1)[1].split(", "))
+    assert codes == {name: "0" for name in names}, stopped  # every node shut down cleanly on SIGINT
     assert not [p for p in pids if pid_alive(p)]
     assert wav.stat().st_size > 44  # the robot's replies were played into the WAV

@@ -38,6 +38,11 @@ def cmd_up(ns: argparse.Namespace) -> int:
         args.update(mic_source="file", mic_file=ns.mic_file)
     sup = Supervisor(args, _overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
     print(f"[up] {len(sup.nodes)} nodes of {len(graph.NODES)}; logs in {sup.log_dir}")
+    printer = None
+    if ns.show:
+        from optimus_voice.conversation import ConversationPrinter
+
+        printer = ConversationPrinter()
     try:
         if not sup.start(timeout_s=ns.timeout):
             print("[up] not every node reached 'active'; still running, the watchdog keeps trying "
@@ -47,6 +52,9 @@ def cmd_up(ns: argparse.Namespace) -> int:
     except BaseException:
         sup.stop()
         raise
+    finally:
+        if printer is not None:
+            printer.close()
     return 0
 
 
@@ -68,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=60.0, help="seconds each node has to become active")
     up.add_argument("--log-dir", help="folder for the nodes' logs (default: a new temporary folder)")
     up.add_argument("--no-restart", action="store_true", help="do not restart nodes that die")
+    up.add_argument("--show", action="store_true", help="print the conversation (heard, emotion, reply, latency)")
     up.set_defaults(func=cmd_up)
     return parser
 

@@ -11,7 +11,7 @@ from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent, 
 from optimus_voice.engines.audio_source import AudioChunk
 from optimus_voice.engines.vad import SileroVad
 from optimus_voice.health import Level
-from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, to_time
+from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, stop_worker, to_time
 
 _DEFAULTS = AsrConfig()
 
@@ -56,10 +56,8 @@ class AsrNode(VoiceNode):
         self._worker.start()
 
     def cleanup_stage(self) -> None:
-        if self._worker is not None:
-            self._queue.put(None)
-            self._worker.join(timeout=5.0)
-            self._worker = None
+        stop_worker(self._queue, self._worker)
+        self._worker = None
         self.engine = None
 
     def on_audio(self, msg) -> None:

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,6 +109,10 @@ class VoiceNode(LifecycleNode):
         self._subs.append(self.create_subscription(message_class(topic.type), topic.name, guarded,
                                                    qos.profile(topic)))
 
+    def matched_publishers(self, topic: Topic) -> int:
+        """Publishers our subscription to `topic` has matched (0 when not subscribed)."""
+        return sum(sub.get_publisher_count() for sub in self._subs if sub.topic_name == topic.name)
+
     # -- what subclasses implement -------------------------------------------------------------------------------
     def configure_stage(self) -> None:
         """Build the engine, publishers and subscriptions. Raise to fail the transition."""
@@ -184,6 +190,20 @@ class VoiceNode(LifecycleNode):
     def lifecycle_state(self) -> str:
         """Label of the current lifecycle state ('unconfigured', 'inactive', 'active', ...)."""
         return self._state_machine.current_state[1]
+
+
+def stop_worker(work_queue: queue.Queue, thread: threading.Thread | None, timeout_s: float = 30.0) -> None:
+    """Stop a worker thread that reads `work_queue` until None: queued work is dropped, the current item finishes.
+
+    Waiting matters: exiting while a model (CTranslate2, onnxruntime) still runs in a thread crashes the
+    interpreter at teardown.
+    """
+    if thread is None:
+        return
+    with work_queue.mutex:
+        work_queue.queue.clear()
+    work_queue.put(None)
+    thread.join(timeout=timeout_s)
 
 
 def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ from optimus_voice import topics
 from optimus_voice.audio import S16LE, to_s16le
 from optimus_voice.engines.tts import Synthesizer
 from optimus_voice.health import Level
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import Param, VoiceNode, run, stop_worker
 from optimus_voice.stamps import NS_PER_S, now_ns
 
 
@@ -64,10 +64,9 @@ class TtsNode(VoiceNode):
         self._worker.start()
 
     def cleanup_stage(self) -> None:
-        if self._worker is not None:
-            self._requests.put(None)
-            self._worker.join(timeout=5.0)
-            self._worker = None
+        self._interrupt()
+        stop_worker(self._requests, self._worker)
+        self._worker = None
 
     # -- requests --------------------------------------------------------------------------------------------
     def on_request(self, msg) -> None:
