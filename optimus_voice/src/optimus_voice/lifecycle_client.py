@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 from collections.abc import Callable
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
+from std_msgs.msg import Header
 
 from optimus_voice import qos, topics
+from optimus_voice.background_node import BackgroundNode
 
 _PATH = {  # from a current state id to the transitions that lead to 'active'
     State.PRIMARY_STATE_UNCONFIGURED: Transition.TRANSITION_CONFIGURE,
@@ -22,23 +19,13 @@ _PATH = {  # from a current state id to the transitions that lead to 'active'
 }
 
 
-class LifecycleClient:
-    """An rclpy node of its own, spun in a background thread, with its own context."""
+class LifecycleClient(BackgroundNode):
+    """Lifecycle service clients and a /diagnostics publisher on a background node of its own."""
 
     def __init__(self, name: str = "optimus_voice_up") -> None:
-        self._context = rclpy.Context()
-        rclpy.init(context=self._context)
-        self.node = Node(name, context=self._context)
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+        super().__init__(name)
         self._diag = self.node.create_publisher(DiagnosticArray, topics.DIAGNOSTICS.name,
                                                 qos.profile(topics.DIAGNOSTICS))
-
-    def _spin(self) -> None:
-        with contextlib.suppress(Exception):  # ends when the context is shut down
-            self._executor.spin()
 
     def _call(self, client, request, timeout_s: float):
         future = client.call_async(request)
@@ -86,13 +73,5 @@ class LifecycleClient:
                 values=[KeyValue(key=k, value=v) for k, v in info.items()]))
         self._diag.publish(DiagnosticArray(header=self._header(), status=statuses))
 
-    def _header(self):
-        from std_msgs.msg import Header
-
+    def _header(self) -> Header:
         return Header(stamp=self.node.get_clock().now().to_msg())
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self._context)
-        self._thread.join(timeout=2.0)

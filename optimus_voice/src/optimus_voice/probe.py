@@ -7,22 +7,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
-
 from optimus_voice import qos, topics
+from optimus_voice.background_node import BackgroundNode
 from optimus_voice.msgtypes import message_class
 
 
-class TopicProbe:
+class TopicProbe(BackgroundNode):
     """Subscribes to `watch` topics (default: all) in its own context and spin thread."""
 
     def __init__(self, watch: tuple[topics.Topic, ...] = topics.ALL, name: str = "optimus_voice_probe",
                  remaps: dict[str, str] | None = None, domain_id: int | None = None) -> None:
-        self._context = rclpy.Context()
-        rclpy.init(context=self._context, domain_id=domain_id)
-        self.node = Node(name, context=self._context)
+        super().__init__(name, domain_id)
         self.messages: dict[str, list] = defaultdict(list)
         self._cv = threading.Condition()
         self.publishers: dict[str, object] = {}
@@ -30,10 +25,6 @@ class TopicProbe:
             actual = (remaps or {}).get(topic.name, topic.name)
             self.node.create_subscription(message_class(topic.type), actual, self._recorder(topic.name),
                                           qos.profile(topic))
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
-        self._thread.start()
 
     def _recorder(self, name: str) -> Callable:
         def record(msg) -> None:
@@ -72,9 +63,3 @@ class TopicProbe:
     def of(self, topic: topics.Topic) -> list:
         with self._cv:
             return [m for _, m in self.messages.get(topic.name, [])]
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self._context)
-        self._thread.join(timeout=2.0)
