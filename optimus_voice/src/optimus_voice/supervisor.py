@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -53,7 +53,6 @@ class Managed:
     restarts: int = 0
     state: str = "stopped"
     last_exit: int | None = None
-    history: list[str] = field(default_factory=list)
 
 
 class Supervisor:
@@ -83,7 +82,6 @@ class Supervisor:
                 cmd += ["-r", f"{src}:={dst}"]
             self.nodes[spec.name] = Managed(spec, cmd, self.log_dir / f"{spec.name}.log")
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
         self._client = None
 
     # -- processes -------------------------------------------------------------------------------------------
@@ -120,7 +118,6 @@ class Supervisor:
                 continue
             m.last_exit = m.process.returncode
             m.state = f"died (exit {m.last_exit})"
-            m.history.append(f"{time.strftime('%H:%M:%S')} exit {m.last_exit}")
             self.echo(f"[up] {m.spec.name} died with exit code {m.last_exit}; see {m.log_path}")
             self._client.report(self.status())
             if not self.restart:

@@ -72,6 +72,10 @@ class WhisperRecognizer:
         return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000)
 
 
+def ms_to_samples(ms: float) -> int:
+    return int(ms * SAMPLE_RATE / 1000)
+
+
 @dataclass
 class AsrConfig:
     threshold: float = 0.5          # VAD probability that counts as speech
@@ -101,9 +105,8 @@ class TranscriptEvent:
     is_final: bool
     stable_words: int
     start_index: int
-    start_ns: int
+    start_ns: int      # capture time of the turn's first sample; word times are relative to it
     end_ns: int = 0
-    word_offset_ns: int = 0  # capture time of the decoded audio's first sample (word times are relative to it)
 
 
 @dataclass
@@ -186,7 +189,7 @@ class StreamingAsr:
         self._preroll.append(samples)
         self._preroll_samples += len(samples)
         # Enough for the preroll, the speech the VAD needs to open a turn, and its reaction time.
-        limit = int((self.cfg.preroll_ms + self.cfg.min_speech_ms + 1000) * SAMPLE_RATE / 1000)
+        limit = ms_to_samples(self.cfg.preroll_ms + self.cfg.min_speech_ms + 1000)
         while self._preroll_samples - len(self._preroll[0]) > limit:
             self._preroll_samples -= len(self._preroll.popleft())
 
@@ -194,17 +197,17 @@ class StreamingAsr:
         cfg = self.cfg
         if self._turn is None:
             self._speech_run = self._speech_run + WINDOW if p >= cfg.threshold else 0
-            if self._speech_run >= cfg.min_speech_ms * SAMPLE_RATE / 1000:
+            if self._speech_run >= ms_to_samples(cfg.min_speech_ms):
                 return [self._open_turn(window_start + WINDOW - self._speech_run, p)]
             return []
         self._silence_run = self._silence_run + WINDOW if p < cfg.neg_threshold else 0
         too_long = window_start - self._turn.start_index >= cfg.max_turn_s * SAMPLE_RATE
-        if self._silence_run >= cfg.end_silence_ms * SAMPLE_RATE / 1000 or too_long:
+        if self._silence_run >= ms_to_samples(cfg.end_silence_ms) or too_long:
             return self._end_turn(window_start + WINDOW - self._silence_run)
         return []
 
     def _open_turn(self, speech_index: int, p: float) -> VadEvent:
-        start_index = max(0, speech_index - int(self.cfg.preroll_ms * SAMPLE_RATE / 1000))
+        start_index = max(0, speech_index - ms_to_samples(self.cfg.preroll_ms))
         audio = np.concatenate(list(self._preroll))
         # The preroll ring ends with the latest chunk: map its first sample to a stream index.
         end_index = self._ref[0] + len(self._preroll[-1])
@@ -227,7 +230,7 @@ class StreamingAsr:
 
     def _maybe_partial(self) -> list[TranscriptEvent]:
         t = self._turn
-        interval = self.cfg.partial_interval_ms * SAMPLE_RATE / 1000
+        interval = ms_to_samples(self.cfg.partial_interval_ms)
         if interval <= 0 or t.samples - t.last_partial_at < interval:
             return []
         t.last_partial_at = t.samples
@@ -235,19 +238,17 @@ class StreamingAsr:
         words = hyp.text.split()
         t.stable = max(t.stable, min(agreed_prefix(t.previous_words, words), len(words)))
         t.previous_words = words
-        return [TranscriptEvent(t.turn_id, hyp, False, min(t.stable, len(words)), t.start_index, t.start_ns,
-                                word_offset_ns=t.start_ns)]
+        return [TranscriptEvent(t.turn_id, hyp, False, min(t.stable, len(words)), t.start_index, t.start_ns)]
 
     def _end_turn(self, end_index: int) -> list[VadEvent | TranscriptEvent]:
         t = self._turn
         audio = self._turn_audio()
         # Decode up to the end of speech plus a little trailing silence, not the whole silence that ended it.
-        keep = min(len(audio), end_index - t.start_index + int(0.2 * SAMPLE_RATE))
+        keep = min(len(audio), end_index - t.start_index + ms_to_samples(200))
         end_ns = self.stamp(end_index)
         hyp = self.recognizer.transcribe(audio[:max(keep, WINDOW)], word_timestamps=True)
         self._turn = None
         self._silence_run = 0
         n = len(hyp.text.split())
         return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),
-                TranscriptEvent(t.turn_id, hyp, True, n, t.start_index, t.start_ns, end_ns,
-                                word_offset_ns=t.start_ns)]
+                TranscriptEvent(t.turn_id, hyp, True, n, t.start_index, t.start_ns, end_ns)]

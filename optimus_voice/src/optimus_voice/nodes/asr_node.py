@@ -6,12 +6,13 @@ import queue
 import threading
 
 from optimus_voice import topics
-from optimus_voice.audio import AudioFormatError, decode_pcm
+from optimus_voice.audio import SAMPLE_RATE, AudioFormatError, decode_pcm
 from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent, WhisperRecognizer
 from optimus_voice.engines.audio_source import AudioChunk
 from optimus_voice.engines.vad import SileroVad
 from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, stop_worker, to_time
+from optimus_voice_msgs.msg import Transcript, VoiceActivity, Word
 
 _DEFAULTS = AsrConfig()
 
@@ -67,8 +68,7 @@ class AsrNode(VoiceNode):
             self.health.problem("rejected_frames", f"rejected audio frame: {exc}")
             self.get_logger().warn(f"rejected audio frame: {exc}", throttle_duration_sec=5.0)
             return
-        limit = self.param("max_queue_s") * 50  # 20 ms frames
-        if self._queue.qsize() > limit:
+        if self._queue.qsize() * len(samples) > self.param("max_queue_s") * SAMPLE_RATE:
             self._queue.get_nowait()
             self.health.problem("dropped_frames", "recognizer too slow: dropped the oldest queued audio")
         self._queue.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
@@ -85,8 +85,6 @@ class AsrNode(VoiceNode):
                 self.health.problem("engine_errors", f"recognition failed: {exc}", Level.ERROR)
 
     def _publish(self, event: VadEvent | TranscriptEvent) -> None:
-        from optimus_voice_msgs.msg import Transcript, VoiceActivity, Word
-
         if isinstance(event, VadEvent):
             kind = {"start": VoiceActivity.SPEECH_START, "ongoing": VoiceActivity.SPEECH_ONGOING,
                     "end": VoiceActivity.SPEECH_END}[event.kind]
@@ -98,8 +96,8 @@ class AsrNode(VoiceNode):
             self.health.count(f"vad_{event.kind}")
             return
         hyp = event.hypothesis
-        words = [Word(text=w.text, start=to_time(event.word_offset_ns + int(w.start_s * 1e9)),
-                      end=to_time(event.word_offset_ns + int(w.end_s * 1e9)), confidence=w.confidence)
+        words = [Word(text=w.text, start=to_time(event.start_ns + int(w.start_s * 1e9)),
+                      end=to_time(event.start_ns + int(w.end_s * 1e9)), confidence=w.confidence)
                  for w in hyp.words] if event.is_final else []
         self.transcript_pub.publish(Transcript(
             header=self.header(), turn_id=event.turn_id, text=hyp.text, is_final=event.is_final,

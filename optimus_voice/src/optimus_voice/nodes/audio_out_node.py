@@ -13,6 +13,7 @@ from optimus_voice.audio import AudioFormatError, decode_pcm
 from optimus_voice.engines.audio_sink import DeviceSink, SinkError, WavSink
 from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice_msgs.msg import PlaybackStatus
 
 RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
@@ -141,8 +142,6 @@ class AudioOutNode(VoiceNode):
                              sum(len(s) for t, s in list(self._queue) if t == turn))
 
     def _status(self, turn: int, state: str, queued: int) -> None:
-        from optimus_voice_msgs.msg import PlaybackStatus
-
         self.status_pub.publish(PlaybackStatus(
             header=self.header(), turn_id=turn, state=getattr(PlaybackStatus, state),
             samples_played=self._played.get(turn, 0), samples_queued=queued,

@@ -9,6 +9,7 @@ from optimus_voice.audio import S16LE, SAMPLE_RATE, to_s16le
 from optimus_voice.engines.audio_source import SourceError, open_source
 from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice_msgs.msg import AudioFrame
 
 
 class CaptureNode(VoiceNode):
@@ -47,8 +48,6 @@ class CaptureNode(VoiceNode):
         self.deactivate_stage()
 
     def _capture_loop(self) -> None:
-        from optimus_voice_msgs.msg import AudioFrame
-
         expected = None
         while not self._stop.is_set():
             try:

@@ -8,6 +8,7 @@ import time
 from optimus_voice import topics
 from optimus_voice.engines.dialogue import Policy, Reply, State, TurnTaking
 from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice_msgs.msg import DialogueState, SpeechRequest
 
 
 def default_intents_path() -> str:
@@ -117,8 +118,6 @@ class DialogueNode(VoiceNode):
             del self._emotions[old]
 
     def _act(self, turn_id: int, reply: Reply) -> None:
-        from optimus_voice_msgs.msg import SpeechRequest
-
         self.intent = reply.intent
         if reply.action == "stop":
             self._request_stop(self.turns.speaking_turn)
@@ -137,14 +136,10 @@ class DialogueNode(VoiceNode):
         self._publish_state()
 
     def _request_stop(self, turn_id: int) -> None:
-        from optimus_voice_msgs.msg import SpeechRequest
-
         self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=turn_id,
                                                action=SpeechRequest.ACTION_STOP))
 
     def _publish_state(self) -> None:
-        from optimus_voice_msgs.msg import DialogueState
-
         snapshot = (self.turns.state, self.turns.turn_id, self.user_text, self.robot_text)
         if snapshot == self._last_state:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from optimus_voice import topics
 from optimus_voice.engines.emotion import LABELS, Mood, TextEmotion
 from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice_msgs.msg import Emotion
 
 
 class EmotionNode(VoiceNode):
@@ -27,8 +28,6 @@ class EmotionNode(VoiceNode):
         self.text_model = None
 
     def on_transcript(self, msg) -> None:
-        from optimus_voice_msgs.msg import Emotion
-
         if not msg.is_final and not self.param("partials"):
             return
         est = self.text_model.estimate(msg.text)

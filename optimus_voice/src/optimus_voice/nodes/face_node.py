@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+from visualization_msgs.msg import Marker, MarkerArray
+
 from optimus_voice import topics
 from optimus_voice.engines.dialogue import State
 from optimus_voice.engines.face import FaceMixer
 from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice_msgs.msg import FaceExpression
 
 # Marker colours per expression (r, g, b).
 COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1, 0.1), "concerned": (0.6, 0.4, 0.9),
@@ -67,8 +70,6 @@ class FaceNode(VoiceNode):
         self.user_text = msg.text
 
     def publish_face(self) -> None:
-        from optimus_voice_msgs.msg import FaceExpression
-
         f = self.mixer.step(time.monotonic())
         self.face_pub.publish(FaceExpression(
             header=self.header(frame_id=self.param("frame_id")), turn_id=self.mixer.turn_id, expression=f.expression,
@@ -76,8 +77,6 @@ class FaceNode(VoiceNode):
         self._last = f
 
     def publish_markers(self) -> None:
-        from visualization_msgs.msg import Marker, MarkerArray
-
         f = getattr(self, "_last", None)
         if f is None:
             return

@@ -13,6 +13,7 @@ from optimus_voice.engines.tts import Synthesizer
 from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, run, stop_worker
 from optimus_voice.stamps import NS_PER_S, now_ns
+from optimus_voice_msgs.msg import AudioFrame, SpeechProgress
 
 
 @dataclass
@@ -99,8 +100,6 @@ class TtsNode(VoiceNode):
                 self.health.problem("synthesis_errors", f"synthesis failed: {exc}", Level.ERROR)
 
     def _speak(self, req) -> None:
-        from optimus_voice_msgs.msg import AudioFrame
-
         utt = _Utterance(req.turn_id, req.text)
         with self._lock:
             self._current = utt
@@ -163,8 +162,6 @@ class TtsNode(VoiceNode):
             self._progress(utt, "SPEAKING")
 
     def _progress(self, utt: _Utterance, state: str) -> None:
-        from optimus_voice_msgs.msg import SpeechProgress
-
         n, text = utt.spoken() if state != "DONE" else (len(utt.words), " ".join(w for w, _ in utt.words))
         self.progress_pub.publish(SpeechProgress(
             header=self.header(), turn_id=utt.turn_id, state=getattr(SpeechProgress, state), text=utt.text,
