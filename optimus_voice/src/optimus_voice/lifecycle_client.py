@@ -34,8 +34,12 @@ class LifecycleClient(BackgroundNode):
             time.sleep(0.01)
         return future.result() if future.done() else None
 
-    def activate(self, node: str, timeout_s: float, alive: Callable[[], bool]) -> tuple[bool, str]:
-        """Configure and activate `node`, waiting for its services. Returns (ok, detail)."""
+    def bring_to(self, node: str, goal: str, timeout_s: float, alive: Callable[[], bool]) -> tuple[bool, str]:
+        """Take `node` to `goal` ('inactive': configured, or 'active'), waiting for its services.
+
+        Returns (ok, detail).
+        """
+        goal_id = {"inactive": State.PRIMARY_STATE_INACTIVE, "active": State.PRIMARY_STATE_ACTIVE}[goal]
         get = self.node.create_client(GetState, f"/{node}/get_state")
         change = self.node.create_client(ChangeState, f"/{node}/change_state")
         try:
@@ -50,8 +54,8 @@ class LifecycleClient(BackgroundNode):
                 if state is None:
                     continue
                 sid = state.current_state.id
-                if sid == State.PRIMARY_STATE_ACTIVE:
-                    return True, "active"
+                if sid == goal_id:
+                    return True, goal
                 if sid not in _PATH:
                     return False, f"in state {state.current_state.label}"
                 reply = self._call(change, ChangeState.Request(transition=Transition(id=_PATH[sid])),

@@ -100,13 +100,16 @@ class Supervisor:
         for m in self.nodes.values():
             self._spawn(m)
             self.echo(f"[up] started {m.spec.name} (pid {m.process.pid}): {m.spec.summary}")
-        results = [self._bring_up(m, timeout_s) for m in self.nodes.values()]
+        # Configure everything (loading models), then activate consumers before producers: the microphone goes
+        # live last, so no audio of the first turn is published before the recognizer listens.
+        configured = [m for m in self.nodes.values() if self._bring_up(m, "inactive", timeout_s)]
+        results = [self._bring_up(m, "active", timeout_s) for m in reversed(configured)]
         self._client.report(self.status())
-        return all(results)
+        return len(configured) == len(self.nodes) and all(results)
 
-    def _bring_up(self, m: Managed, timeout_s: float) -> bool:
-        ok, detail = self._client.activate(m.spec.name, timeout_s, alive=lambda: m.process.poll() is None)
-        m.state = "active" if ok else f"failed: {detail}"
+    def _bring_up(self, m: Managed, goal: str, timeout_s: float) -> bool:
+        ok, detail = self._client.bring_to(m.spec.name, goal, timeout_s, alive=lambda: m.process.poll() is None)
+        m.state = goal if ok else f"failed: {detail}"
         self.echo(f"[up] {m.spec.name}: {m.state}")
         return ok
 
@@ -126,7 +129,7 @@ class Supervisor:
             m.restarts += 1
             self._spawn(m)
             self.echo(f"[up] restarting {m.spec.name} (restart {m.restarts})")
-            self._bring_up(m, 60.0)
+            self._bring_up(m, "active", 60.0)
             restarted.append(m.spec.name)
         if self._client is not None:
             self._client.report(self.status())
