@@ -64,6 +64,8 @@ def test_up_brings_the_graph_up_restarts_a_killed_node_and_stops_cleanly(probe, 
     assert up.returncode == 0, output
     stopped = next(line for line in output.splitlines() if "all nodes stopped" in line)
     codes = dict(item.split("=") for item in stopped.split(": ", 1)[1].split(", "))
-    assert codes == {name: "0" for name in names}, stopped  # every node shut down cleanly on SIGINT
+    logs = {name: (tmp_path / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
+            for name, code in codes.items() if code != "0"}
+    assert codes == {name: "0" for name in names}, (stopped, logs)  # every node shut down cleanly on SIGINT
     assert not [p for p in pids if pid_alive(p)]
     assert wav.stat().st_size > 44  # the robot's replies were played into the WAV

@@ -221,6 +221,8 @@ def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
             pass
         finally:
             node.active = False
+            # Let callbacks still running in executor threads finish before anything they use is torn down.
+            executor.shutdown(timeout_sec=5.0)
             with contextlib.suppress(Exception):
                 node.cleanup_stage()
             node.destroy_node()

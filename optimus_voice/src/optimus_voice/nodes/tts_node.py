@@ -65,7 +65,11 @@ class TtsNode(VoiceNode):
         self._worker.start()
 
     def cleanup_stage(self) -> None:
-        self._interrupt()
+        # No progress is published here (the publisher is inactive, or the context already shut down): stop the
+        # utterance so the worker returns after its current piece, then wait for it.
+        with self._lock:
+            if self._current is not None:
+                self._current.finished = True
         stop_worker(self._requests, self._worker)
         self._worker = None
 
