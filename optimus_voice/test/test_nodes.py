@@ -62,7 +62,7 @@ def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, prob
 
     assert probe.wait_for(lambda: bool(final()), 30), "no final transcript"
     transcript = final()[0]
-    assert "look like" in transcript.text.lower()
+    assert "look like" in transcript.text.lower(), (transcript.text, diagnostics_of(probe, "asr"))
     activity = probe.of(topics.VOICE_ACTIVITY)
     assert [a.event for a in activity] == [1, 3]  # SPEECH_START, SPEECH_END
     assert {a.turn_id for a in activity} == {transcript.turn_id}

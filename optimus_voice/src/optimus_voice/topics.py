@@ -13,7 +13,7 @@ from enum import Enum
 class QosClass(Enum):
     """How a topic's QoS is chosen (see optimus_voice.qos for the profiles)."""
 
-    SENSOR = "sensor"          # live microphone audio: best effort, shallow; a late frame is worthless
+    SENSOR = "sensor"          # live microphone audio: best effort, 1 s deep; a lost frame is never resent
     STREAM = "stream"          # synthesized audio: reliable and deep, every frame of a reply must be played
     EVENTS = "events"          # transcripts, emotions, requests, progress: reliable, keep last 50
     LATCHED = "latched"        # state: reliable, transient local, depth 1 so late joiners get the current state

@@ -40,6 +40,7 @@ class AsrNode(VoiceNode):
         self._queue: queue.Queue[AudioChunk | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self.engine: StreamingAsr | None = None
+        self._next_index: int | None = None  # sample index the next frame should start at
 
     def configure_stage(self) -> None:
         cfg = AsrConfig(threshold=self.param("vad_threshold"), neg_threshold=self.param("vad_neg_threshold"),
@@ -71,6 +72,10 @@ class AsrNode(VoiceNode):
         if self._queue.qsize() * len(samples) > self.param("max_queue_s") * SAMPLE_RATE:
             self._queue.get_nowait()
             self.health.problem("dropped_frames", "recognizer too slow: dropped the oldest queued audio")
+        if self._next_index is not None and msg.first_sample_index != self._next_index:
+            self.health.count("lost_samples", max(0, msg.first_sample_index - self._next_index))
+            self.health.problem("gaps", f"audio gap of {msg.first_sample_index - self._next_index} samples")
+        self._next_index = msg.first_sample_index + len(samples)
         self._queue.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
         self.health.count("frames_received")
 
