@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 import pytest
 from optimus_voice.audio import S16LE, to_s16le
 from optimus_voice.engines.audio_source import FileSource
@@ -109,3 +110,56 @@ def test_stale_reply_is_never_spoken(ros_graph, probe):
     assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
     time.sleep(0.7)  # past the emotion wait of the old turn: nothing more may come
     assert [r.turn_id for r in probe.of(topics.SPEECH_REQUEST)] == [old + 1]
+
+
+def test_audio_out_rejects_bad_frames_plays_speech_and_flushes_on_stop(ros_graph, probe, data_dir, tmp_path):
+    """The speaker node: bad frames counted, real speech written to the WAV with playback reports, stop flushes."""
+    import soundfile as sf
+    from optimus_voice.engines.audio_source import load_audio
+    from optimus_voice.nodes.audio_out_node import AudioOutNode
+
+    from optimus_voice_msgs.msg import PlaybackStatus, SpeechRequest
+
+    wav = tmp_path / "out.wav"
+    out = ros_graph.add(AudioOutNode, output="wav", wav_path=str(wav), sample_rate=16000)
+    pub = probe.publisher(topics.AUDIO_OUT)
+    stop = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.AUDIO_OUT, out) and wait_matched(probe, topics.SPEECH_REQUEST, out)
+
+    bad = [audio_frame(b"\x01\x02\x03", 0), audio_frame(b"\x00\x00" * 320, 0, rate=12345), audio_frame(b"", 0),
+           audio_frame(b"\x00\x00" * 320, 0, encoding="MP3"), audio_frame(b"\x00\x00\x80\x7f" * 320, 0, "F32LE"),
+           audio_frame(b"\x00\x00" * 16000 * 3, 0)]  # inf floats; a 3 s frame
+    for msg in bad:
+        pub.publish(msg)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "audio_out").get("rejected_frames", 0)) == len(bad), 10)
+
+    speech = load_audio(data_dir / "cv_concourse.wav")
+    frame = 640  # 40 ms, as the TTS node sends
+    for index in range(0, len(speech), frame):
+        msg = audio_frame(to_s16le(speech[index:index + frame]), index)
+        msg.turn_id = 1
+        pub.publish(msg)
+
+    def states(turn):
+        return [s for s in probe.of(topics.PLAYBACK) if s.turn_id == turn]
+
+    assert probe.wait_for(lambda: any(s.state == PlaybackStatus.DRAINED for s in states(1)), 15)
+    assert states(1)[-1].samples_played == len(speech)
+    played = [s.samples_played for s in states(1)]
+    assert played == sorted(played) and len(played) > 2, "progress is reported while playing"
+
+    # A second turn is stopped after 0.5 s: it is flushed and the WAV holds only what was played.
+    for index in range(0, len(speech), frame):
+        msg = audio_frame(to_s16le(speech[index:index + frame]), index)
+        msg.turn_id = 2
+        pub.publish(msg)
+    assert probe.wait_for(lambda: any(s.samples_played >= 8000 for s in states(2)), 10)
+    stop.publish(SpeechRequest(action=SpeechRequest.ACTION_STOP, turn_id=2))
+    assert probe.wait_for(lambda: any(s.state == PlaybackStatus.FLUSHED for s in states(2)), 5)
+    played_2 = max(s.samples_played for s in states(2))
+    assert played_2 < len(speech)
+    out.cleanup_stage()
+    written = sf.read(str(wav), dtype="int16")[0]
+    # Everything played is in the WAV: all of turn 1, the played part of turn 2 (plus at most the frame in hand).
+    assert len(speech) + played_2 <= len(written) <= len(speech) + played_2 + frame
+    np.testing.assert_array_equal(written[:len(speech)], np.frombuffer(to_s16le(speech), dtype="<i2"))

@@ -44,8 +44,8 @@ def decode_pcm(encoding: str, sample_rate: int, channels: int, data: bytes, *,
 
 
 def to_s16le(samples: np.ndarray) -> bytes:
-    """float32 [-1, 1] -> S16LE bytes (clipped)."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    """float32 [-1, 1] -> S16LE bytes (clipped); the exact inverse of decode_pcm, so a round trip is lossless."""
+    return np.clip(np.rint(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
 def frames(samples: np.ndarray, frame_samples: int):

@@ -38,11 +38,11 @@ class NodeSpec:
 
 
 ARGS = (
-    LaunchArg("mic_source", "device", "Microphone source: 'device' (PortAudio) or 'file' (a WAV/FLAC played in real "
-              "time)."),
+    LaunchArg("mic_source", "device", "Microphone source: 'device' (PortAudio), 'file' (a WAV/FLAC played in real "
+              "time) or 'bag' (the /audio/in frames of a rosbag folder, with their recorded timing)."),
     LaunchArg("mic_device", "", "PortAudio input device, by name substring or index; empty: the default device."),
-    LaunchArg("mic_file", "", "Audio file played as the microphone when mic_source is 'file'."),
-    LaunchArg("mic_loop", "false", "Loop the microphone file.", bool),
+    LaunchArg("mic_file", "", "Audio file or bag folder played as the microphone when mic_source is 'file' or 'bag'."),
+    LaunchArg("mic_loop", "false", "Loop the microphone file or bag.", bool),
     LaunchArg("audio_out_topic", topics.AUDIO_OUT.name,
               "Topic the robot's speech audio is published on; remap onto the robot's speaker actuator topic."),
     LaunchArg("use_audio_out", "true",

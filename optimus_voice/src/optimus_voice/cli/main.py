@@ -7,6 +7,8 @@ import sys
 
 import yaml
 
+from optimus_voice.cli import bag
+
 
 def _launch_args(pairs: list[str]) -> dict[str, str]:
     out = {}
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-restart", action="store_true", help="do not restart nodes that die")
     up.add_argument("--show", action="store_true", help="print the conversation (heard, emotion, reply, latency)")
     up.set_defaults(func=cmd_up)
+
+    bag.add_parser(sub)
     return parser
 
 

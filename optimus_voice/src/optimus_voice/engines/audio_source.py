@@ -1,4 +1,4 @@
-"""Microphone sources: a PortAudio device or an audio file played at real-time pace.
+"""Microphone sources: a PortAudio device, an audio file or a rosbag played at real-time pace.
 
 Each source yields AudioChunk objects of fixed length at 16 kHz mono, with a running sample index (per stream) and
 the capture time of the chunk's first sample. No rclpy here.
@@ -170,13 +170,68 @@ class DeviceSource:
                     self._index += len(samples)
 
 
+class BagSource:
+    """The `/audio/in` frames of a rosbag, replayed with their recorded timing.
+
+    Sample indices are the recorded ones (a gap in the recording stays a gap); stamps are the replay time, so
+    latencies measured downstream are those of the live graph. With `loop`, later passes continue the index.
+    """
+
+    def __init__(self, path: str | Path, topic: str = "/audio/in", loop: bool = False, realtime: bool = True,
+                 rate: float = 1.0) -> None:
+        from optimus_voice import bags
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SourceError(f"bag {self.path} does not exist")
+        try:
+            next(bags.read(self.path, [topic]))
+        except StopIteration:
+            raise SourceError(f"bag {self.path} has no messages on {topic}") from None
+        except bags.BagError as exc:
+            raise SourceError(str(exc)) from exc
+        self.topic = topic
+        self.loop = loop
+        self.realtime = realtime
+        self.rate = rate
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        from optimus_voice import bags
+        from optimus_voice.audio import AudioFormatError
+
+        offset = 0
+        start_ns = now_ns()
+        while not self._stop.is_set():
+            first_record = None
+            end = offset
+            try:
+                for samples, index, _, record_ns in bags.audio_chunks(self.path, self.topic):
+                    first_record = record_ns if first_record is None else first_record
+                    due_ns = start_ns + int((record_ns - first_record) / self.rate)
+                    if self.realtime and (wait := (due_ns - now_ns()) / NS_PER_S) > 0 and self._stop.wait(wait):
+                        return
+                    yield AudioChunk(samples, offset + index, now_ns() - len(samples) * NS_PER_S // SAMPLE_RATE)
+                    end = offset + index + len(samples)
+            except (bags.BagError, AudioFormatError) as exc:
+                raise SourceError(f"bad audio in bag {self.path}: {exc}") from exc
+            if not self.loop:
+                return
+            offset, start_ns = end, now_ns()
+
+
 def open_source(kind: str, *, device: str = "", file_path: str = "", loop: bool = False,
-                frame_ms: float = 20.0) -> FileSource | DeviceSource:
-    """The source named by the capture node's `source` parameter."""
+                frame_ms: float = 20.0) -> FileSource | DeviceSource | BagSource:
+    """The source named by the capture node's `source` parameter (`file_path` is the bag folder for 'bag')."""
     if kind == "device":
         return DeviceSource(device or None, frame_ms=frame_ms)
-    if kind == "file":
+    if kind in ("file", "bag"):
         if not file_path:
-            raise SourceError("source is 'file' but no file_path is set")
+            raise SourceError(f"source is {kind!r} but no file_path is set")
+        if kind == "bag":
+            return BagSource(file_path, loop=loop)
         return FileSource(file_path, frame_ms=frame_ms, loop=loop)
-    raise SourceError(f"unknown source {kind!r} (expected 'device' or 'file')")
+    raise SourceError(f"unknown source {kind!r} (expected 'device', 'file' or 'bag')")

@@ -14,10 +14,11 @@ from optimus_voice_msgs.msg import AudioFrame
 
 class CaptureNode(VoiceNode):
     PARAMS = (
-        Param("source", "device", "Audio source: 'device' (PortAudio microphone) or 'file' (WAV/FLAC in real time)."),
+        Param("source", "device", "Audio source: 'device' (PortAudio microphone), 'file' (WAV/FLAC in real time) "
+              "or 'bag' (the /audio/in frames of a rosbag, with their recorded timing)."),
         Param("device", "", "Input device by name substring or index; empty: the system default."),
-        Param("file_path", "", "Audio file played as the microphone when source is 'file'."),
-        Param("loop", False, "Loop the file (with a second of silence between loops)."),
+        Param("file_path", "", "Audio file (source 'file') or bag folder (source 'bag') played as the microphone."),
+        Param("loop", False, "Loop the file or bag (a file gets a second of silence between loops)."),
         Param("frame_ms", 20.0, "Frame length in milliseconds."),
         Param("retry_s", 2.0, "Seconds between attempts to (re)open a failing source."),
         Param("frame_id", "microphone", "frame_id of published frames (the microphone's TF frame)."),
@@ -67,8 +68,8 @@ class CaptureNode(VoiceNode):
                         sample_rate=SAMPLE_RATE, channels=1, first_sample_index=chunk.first_sample_index,
                         turn_id=0, data=to_s16le(chunk.samples)))
                     self.health.count("frames_published")
-                if self.param("source") == "file":
-                    self.health.set_status(Level.OK, "end of file")
+                if self.param("source") in ("file", "bag"):
+                    self.health.set_status(Level.OK, f"end of {self.param('source')}")
                     return
             except SourceError as exc:
                 self.get_logger().error(str(exc), throttle_duration_sec=10.0)
