@@ -1,5 +1,5 @@
 # The README's two commands. Each sets up whatever is missing first (idempotent: seconds on a rerun).
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean train-emotion bench
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,6 +16,18 @@ test: setup lint
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# Retrain the acoustic emotion model (CPU, about 15 minutes): make train-emotion DATA=path/to/labelled/folder
+DATA ?= ../shared/data/ser_ravdess_dev
+train-emotion: setup
+	$(VENV)/bin/pip install -q -r requirements-train.txt
+	$(PY) tools/train_emotion.py --data $(DATA)
+
+# The stage benchmarks on ../shared/data; results in bench/results/, summarised in BENCHMARKS.md.
+bench: setup
+	$(PY) bench/asr.py
+	$(PY) bench/dialogue.py
+	$(PY) bench/tts.py
 
 clean:
 	rm -rf build log out

@@ -17,6 +17,8 @@ setup(
         (f"share/{PACKAGE}", ["package.xml", "requirements.txt", "requirements-models.txt"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/models/emotion", glob("models/emotion/*.onnx") + glob("models/emotion/*.md")
+         + glob("models/emotion/*.json") + glob("models/emotion/*.png")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -86,18 +86,17 @@ def test_capture_node_replays_a_bag_and_the_recorder_gets_every_sample(ros_graph
 
     capture = ros_graph.add(CaptureNode, activate=False, source="bag", file_path=str(speech_bag))
     capture.trigger_configure()
-    stop, result = threading.Event(), {}
+    n_frames = sum(1 for _ in bags.read(speech_bag))
+    result = {}
     recorded = tmp_path / "recorded"
     recorder = threading.Thread(target=lambda: result.update(bag_ros.record(
-        recorded, [topics.AUDIO_IN.name], stop=stop, domain_id=domain_id)))
+        recorded, [topics.AUDIO_IN.name], max_messages=n_frames, duration_s=60, domain_id=domain_id)))
     recorder.start()
     # Both listeners (the recorder and the probe) must match before the first frame is sent.
     assert probe.wait_for(lambda: capture.pub.get_subscription_count() >= 2, 10)
     capture.trigger_activate()
-    n_frames = sum(1 for _ in bags.read(speech_bag))
     assert probe.wait_for(lambda: len(probe.of(topics.AUDIO_IN)) >= n_frames, 20)
-    stop.set()
-    recorder.join(10)
+    recorder.join(20)
     assert result["messages"][topics.AUDIO_IN.name] == n_frames
 
     live = probe.of(topics.AUDIO_IN)

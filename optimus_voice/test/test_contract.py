@@ -7,6 +7,7 @@ from optimus_voice import topics
 
 OURS = [t for t in topics.ALL if t.type.startswith("optimus_voice_msgs/")]
 PER_TURN = {"VoiceActivity", "Transcript", "Emotion", "SpeechRequest", "SpeechProgress", "PlaybackStatus",
+            "VisemeSequence",
             "FaceExpression", "DialogueState", "AudioFrame"}
 
 

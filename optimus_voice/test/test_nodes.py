@@ -1,5 +1,6 @@
 """Nodes in-process with real rclpy: real messages in, real models, real messages out."""
 
+import itertools
 import time
 
 import numpy as np
@@ -163,3 +164,56 @@ def test_audio_out_rejects_bad_frames_plays_speech_and_flushes_on_stop(ros_graph
     # Everything played is in the WAV: all of turn 1, the played part of turn 2 (plus at most the frame in hand).
     assert len(speech) + played_2 <= len(written) <= len(speech) + played_2 + frame
     np.testing.assert_array_equal(written[:len(speech)], np.frombuffer(to_s16le(speech), dtype="<i2"))
+
+
+def test_tts_node_publishes_speech_with_visemes_aligned_to_its_samples(ros_graph, probe):
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.visemes_pub.get_subscription_count() >= 1, 10)
+    text = "Hello there. My name is Optimus, and I can help you."
+    requests.publish(SpeechRequest(turn_id=5, action=SpeechRequest.ACTION_SAY, text=text, style="happy"))
+    done = probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+    assert done, [p.state for p in probe.of(topics.SPEECH_PROGRESS)]
+    frames = probe.of(topics.AUDIO_OUT)
+    assert {f.turn_id for f in frames} == {5}
+    first, end = frames[0].first_sample_index, frames[-1].first_sample_index + len(frames[-1].data) // 2
+    visemes = [v for seq in probe.of(topics.SPEECH_VISEMES) for v in seq.visemes]
+    assert visemes and all(seq.turn_id == 5 for seq in probe.of(topics.SPEECH_VISEMES))
+    # The visemes tile the published audio: same sample scale, no gap, no overlap, nothing past the end.
+    rate = probe.of(topics.SPEECH_VISEMES)[0].sample_rate
+    assert visemes[0].sample_index == first
+    for a, b in itertools.pairwise(visemes):
+        assert b.sample_index == a.sample_index + round(a.duration * rate)
+    assert visemes[-1].sample_index + round(visemes[-1].duration * rate) == end
+    assert probe.of(topics.SPEECH_PROGRESS)[-1].spoken_text == text
+
+
+def test_emotion_node_fuses_the_voice_of_a_turn_with_its_words(ros_graph, probe, data_dir):
+    from optimus_voice.engines.audio_source import FileSource
+    from optimus_voice.nodes.emotion_node import EmotionNode
+
+    from optimus_voice_msgs.msg import Emotion, Transcript, VoiceActivity
+
+    node = ros_graph.add(EmotionNode)
+    audio, activity, transcripts = (probe.publisher(t) for t in (topics.AUDIO_IN, topics.VOICE_ACTIVITY,
+                                                                   topics.TRANSCRIPT))
+    for topic in (topics.AUDIO_IN, topics.VOICE_ACTIVITY, topics.TRANSCRIPT):
+        assert wait_matched(probe, topic, node)
+    chunks = list(FileSource(data_dir / "cv_concourse.wav", realtime=False).chunks())
+    for chunk in chunks:
+        audio.publish(audio_frame(to_s16le(chunk.samples), chunk.first_sample_index))
+        time.sleep(0.002)
+    end = chunks[-1].first_sample_index + len(chunks[-1].samples)
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=42, start_sample_index=0))
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_END, turn_id=42, start_sample_index=0,
+                                   end_sample_index=end))
+    transcripts.publish(Transcript(turn_id=42, text="Shall I meet you in the concourse then?", is_final=True))
+    assert probe.wait_for(lambda: any(e.is_final for e in probe.of(topics.EMOTION)), 20)
+    final = next(e for e in probe.of(topics.EMOTION) if e.is_final)
+    assert final.turn_id == 42 and final.modality == Emotion.MODALITY_FUSED
+    assert final.label in final.labels and abs(sum(final.scores) - 1) < 1e-3

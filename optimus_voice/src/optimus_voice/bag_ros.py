@@ -44,8 +44,9 @@ def _types(node, names: Iterable[str], wait_s: float) -> dict[str, str]:
 
 def record(out: str | Path, names: Iterable[str] = DEFAULT_TOPICS, *, duration_s: float | None = None,
            stop: threading.Event | None = None, domain_id: int | None = None,
-           discovery_s: float = 2.0) -> dict:
-    """Record topics until `duration_s` passes or `stop` is set (Ctrl-C also stops it). Returns counts."""
+           discovery_s: float = 2.0, max_messages: int | None = None) -> dict:
+    """Record topics until `duration_s` passes, `max_messages` are recorded or `stop` is set (Ctrl-C also stops
+    it). Returns counts."""
     names = list(dict.fromkeys(names))
     stop = stop or threading.Event()
     lock = threading.Lock()
@@ -62,6 +63,8 @@ def record(out: str | Path, names: Iterable[str] = DEFAULT_TOPICS, *, duration_s
                             return
                         writer.write_raw(topic, msgtype, now_ns(), raw)
                         counts[topic] += 1
+                        if max_messages is not None and sum(counts.values()) >= max_messages:
+                            stop.set()
                 return on_message
 
             subs = [bg.node.create_subscription(message_class(t), n, callback(n, t), _qos(n), raw=True)

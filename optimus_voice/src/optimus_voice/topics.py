@@ -40,6 +40,8 @@ SPEECH_REQUEST = Topic("/speech/request", "optimus_voice_msgs/msg/SpeechRequest"
                        "what the robot should say, or stop")
 SPEECH_PROGRESS = Topic("/speech/progress", "optimus_voice_msgs/msg/SpeechProgress", QosClass.EVENTS,
                         "started/speaking/done/interrupted with the words actually played")
+SPEECH_VISEMES = Topic("/speech/visemes", "optimus_voice_msgs/msg/VisemeSequence", QosClass.EVENTS,
+                       "lip-sync visemes of the robot's speech, aligned to its audio samples")
 AUDIO_OUT = Topic("/audio/out", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
                   "synthesized speech for the speaker actuator")
 PLAYBACK = Topic("/audio/out/playback", "optimus_voice_msgs/msg/PlaybackStatus", QosClass.EVENTS,
@@ -51,6 +53,6 @@ FACE_MARKERS = Topic("/face/markers", "visualization_msgs/msg/MarkerArray", QosC
 DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", QosClass.EVENTS,
                     "health and timings of every node")
 
-ALL = (AUDIO_IN, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS, AUDIO_OUT,
-       PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)
+ALL = (AUDIO_IN, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
+       SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}

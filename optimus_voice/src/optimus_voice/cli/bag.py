@@ -9,7 +9,8 @@ import json
 def cmd_record(ns: argparse.Namespace) -> int:
     from optimus_voice import bag_ros
 
-    result = bag_ros.record(ns.output, ns.topics or bag_ros.DEFAULT_TOPICS, duration_s=ns.duration)
+    result = bag_ros.record(ns.output, ns.topics or bag_ros.DEFAULT_TOPICS, duration_s=ns.duration,
+                            max_messages=ns.max_messages)
     print(json.dumps(result))
     return 0
 
@@ -52,6 +53,7 @@ def add_parser(sub) -> None:
     rec.add_argument("topics", nargs="*", help="topics to record (default: all of the stack's topics)")
     rec.add_argument("-o", "--output", required=True, help="new bag folder")
     rec.add_argument("--duration", type=float, help="stop after this many seconds")
+    rec.add_argument("--max-messages", type=int, help="stop after this many messages")
     rec.set_defaults(func=cmd_record)
 
     play = verbs.add_parser("play", help="publish a bag's messages with their recorded timing")

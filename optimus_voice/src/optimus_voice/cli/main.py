@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from optimus_voice.cli import bag
+from optimus_voice.cli import bag, chat, emotion, say, transcribe
 
 
 def _launch_args(pairs: list[str]) -> dict[str, str]:
@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     bag.add_parser(sub)
+    transcribe.add_parser(sub)
+    chat.add_parser(sub)
+    say.add_parser(sub)
+    emotion.add_parser(sub)
     return parser
 
 

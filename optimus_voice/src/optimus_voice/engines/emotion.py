@@ -49,6 +49,12 @@ class TextEmotion:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.vader = SentimentIntensityAnalyzer()
+        self._neutral_baseline = self.estimate("").scores["neutral"]
+
+    def evidence(self, est: EmotionEstimate) -> float:
+        """How much emotion the words show, 0 (a plain sentence) to 1: the drop of P(neutral) below its level
+        for no words at all."""
+        return float(np.clip(1.0 - est.scores["neutral"] / self._neutral_baseline, 0.0, 1.0))
 
     def estimate(self, text: str) -> EmotionEstimate:
         t0 = time.perf_counter()

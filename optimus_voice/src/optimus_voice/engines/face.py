@@ -30,6 +30,40 @@ class FaceFrame:
     eyelid_openness: float
 
 
+@dataclass
+class TimedViseme:
+    turn_id: int
+    viseme: str
+    phonemes: str
+    start_ns: int       # when it is heard
+    end_ns: int
+    sample_index: int
+
+
+class LipSync:
+    """The visemes of the speech being played: kept per turn, dropped when the speech is cut off."""
+
+    def __init__(self) -> None:
+        self._visemes: list[TimedViseme] = []
+
+    def add(self, visemes: list[TimedViseme]) -> None:
+        self._visemes += visemes
+        self._visemes.sort(key=lambda v: v.start_ns)
+
+    def drop(self, turn_id: int | None = None) -> None:
+        """Forget the visemes of one turn (interrupted speech) or of all turns."""
+        self._visemes = [v for v in self._visemes if turn_id is not None and v.turn_id != turn_id]
+
+    def window(self, now_ns: int, horizon_s: float = 0.5) -> list[TimedViseme]:
+        """The viseme being heard now and those starting within horizon_s; older ones are forgotten."""
+        self._visemes = [v for v in self._visemes if v.end_ns > now_ns]
+        horizon = now_ns + int(horizon_s * 1e9)
+        return [v for v in self._visemes if v.start_ns <= horizon]
+
+    def current(self, now_ns: int) -> str:
+        return next((v.viseme for v in self._visemes if v.start_ns <= now_ns < v.end_ns), "sil")
+
+
 class FaceMixer:
     def __init__(self, smoothing_s: float = 0.25, blink_every_s: float = 4.0, blink_s: float = 0.15,
                  seed: int = 0) -> None:

