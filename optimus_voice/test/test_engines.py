@@ -175,6 +175,18 @@ def test_first_piece_is_short_whatever_the_reply():
     assert split_text("I can chat with you, tell you the time and date, and more.")[0] == "I can chat with you,"
 
 
+def test_synthesizer_takes_odd_text_and_bad_numbers():
+    from optimus_voice.engines.tts import Synthesizer
+
+    synth = Synthesizer()
+    assert list(synth.synthesize("\x00 ... ?!")) == []  # nothing to pronounce: no audio, no error
+    plain = sum(len(c.samples) for c in synth.synthesize("Hello there.", "calm"))
+    odd = sum(len(c.samples) for c in synth.synthesize("Hello\u202e there\x00.", "calm", float("nan"), float("inf")))
+    assert odd > 0.5 * plain  # NaN rate means the default rate, not a zero-length or endless reply
+    fastest = sum(len(c.samples) for c in synth.synthesize("Hello there.", "calm", 1e9))
+    assert 0.3 * plain < fastest < plain  # held to the fastest allowed rate
+
+
 def test_piper_visemes_cover_the_audio_and_mark_the_words():
     from optimus_voice.engines.tts import Synthesizer
     from optimus_voice.engines.visemes import VISEMES

@@ -52,3 +52,12 @@ class TurnCounter:
     @property
     def last(self) -> int:
         return self._last
+
+
+FUTURE_TURN_MS = 60_000
+
+
+def plausible_turn(turn_id: int, now: int | None = None) -> bool:
+    """A turn id is the millisecond its turn opened: one more than a minute in the future is corrupt, and taking
+    it would make every real turn after it look stale."""
+    return turn_id <= (now_ns() if now is None else now) // 1_000_000 + FUTURE_TURN_MS

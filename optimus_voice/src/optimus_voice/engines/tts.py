@@ -9,10 +9,12 @@ samples each phoneme took, which become lip-sync visemes aligned to the audio.
 from __future__ import annotations
 
 import io
+import math
 import re
 import shutil
 import subprocess
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -97,6 +99,19 @@ def word_ends(visemes: list[VisemeSpan], n_words: int, n_samples: int) -> list[i
     return [*gaps, n_samples] if len(gaps) == n_words - 1 else []
 
 
+RATE_RANGE = (0.5, 2.0)
+VOLUME_RANGE = (0.0, 2.0)
+
+
+def _bounded(value: float, low: float, high: float) -> float:
+    return 1.0 if not math.isfinite(value) else min(max(value, low), high)
+
+
+def clean_text(text: str) -> str:
+    """Drop control and format characters (NUL, bidi overrides) that a synthesizer cannot take."""
+    return "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+
+
 class Synthesizer:
     """Piper when its voice is installed, else espeak-ng; `backend` says which one is in use."""
 
@@ -126,8 +141,13 @@ class Synthesizer:
 
     def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0,
                    volume: float = 1.0) -> Iterator[SpeechChunk]:
+        """Speak `text` a piece at a time. Control characters are dropped, pieces with nothing to pronounce are
+        skipped, and rate and volume are held to safe ranges (NaN means the default)."""
         prosody = STYLES.get(style, STYLES["neutral"])
-        for piece in split_text(text):
+        rate, volume = _bounded(rate, *RATE_RANGE), _bounded(volume, *VOLUME_RANGE)
+        for piece in split_text(clean_text(text)):
+            if not any(c.isalnum() for c in piece):
+                continue
             t0 = time.perf_counter()
             if self.voice:
                 audio, visemes = self._piper(piece, prosody, rate)
@@ -140,7 +160,7 @@ class Synthesizer:
     def _piper(self, text: str, p: Prosody, rate: float) -> tuple[np.ndarray, list[VisemeSpan]]:
         from piper import SynthesisConfig
 
-        cfg = SynthesisConfig(length_scale=p.length_scale / max(rate, 0.1), noise_scale=p.noise_scale,
+        cfg = SynthesisConfig(length_scale=p.length_scale / rate, noise_scale=p.noise_scale,
                               noise_w_scale=p.noise_w, normalize_audio=True)
         parts, aligned = [], []
         for chunk in self.voice.synthesize(text, cfg, include_alignments=self.alignments):

@@ -69,6 +69,8 @@ class AudioOutNode(VoiceNode):
         self._sinks = []
 
     def on_audio(self, msg) -> None:
+        if not self.turn_ok(msg.turn_id):
+            return
         if msg.sample_rate not in RATES:
             self.health.problem("rejected_frames", f"unsupported sample rate {msg.sample_rate}")
             return

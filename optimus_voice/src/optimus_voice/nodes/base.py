@@ -109,6 +109,13 @@ class VoiceNode(LifecycleNode):
         self._subs.append(self.create_subscription(message_class(topic.type), topic.name, guarded,
                                                    qos.profile(topic)))
 
+    def turn_ok(self, turn_id: int) -> bool:
+        """False (and counted) for a turn id too far in the future to be real: such a message is dropped."""
+        if stamps.plausible_turn(turn_id):
+            return True
+        self.health.problem("implausible_turn_ids", f"dropped a message with turn id {turn_id} (in the future)")
+        return False
+
     def matched_publishers(self, topic: Topic) -> int:
         """Publishers our subscription to `topic` has matched (0 when not subscribed)."""
         return sum(sub.get_publisher_count() for sub in self._subs if sub.topic_name == topic.name)

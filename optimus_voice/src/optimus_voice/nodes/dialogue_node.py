@@ -70,6 +70,8 @@ class DialogueNode(VoiceNode):
 
     # -- inputs ----------------------------------------------------------------------------------------------
     def on_voice_activity(self, msg) -> None:
+        if not self.turn_ok(msg.turn_id):
+            return
         if msg.event == msg.SPEECH_START:
             self.turns.user_started(msg.turn_id, time.monotonic())
         elif msg.event == msg.SPEECH_END:
@@ -77,6 +79,8 @@ class DialogueNode(VoiceNode):
         self._publish_state()
 
     def on_transcript(self, msg) -> None:
+        if not self.turn_ok(msg.turn_id):
+            return
         if not msg.is_final:
             speaking_turn = self.turns.speaking_turn
             if self.turns.heard(msg.turn_id, msg.text):
@@ -101,7 +105,7 @@ class DialogueNode(VoiceNode):
             self.health.count(f"barge_ins_{why}")
 
     def on_emotion(self, msg) -> None:
-        if msg.is_final:
+        if msg.is_final and self.turn_ok(msg.turn_id):
             self._emotions[msg.turn_id] = msg.label
             self.mood = msg.mood_valence
             self._decide_pending()

@@ -31,7 +31,7 @@ class FaceNode(VoiceNode):
 
     def __init__(self) -> None:
         super().__init__("face")
-        self._timers: list = []
+        self._face_timers: list = []  # not `_timers`: rclpy.Node keeps its own timers there
 
     def configure_stage(self) -> None:
         self.mixer = FaceMixer(self.param("smoothing_s"), self.param("blink_every_s"))
@@ -48,13 +48,13 @@ class FaceNode(VoiceNode):
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
 
     def activate_stage(self) -> None:
-        self._timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
-                        self.create_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
+        self._face_timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
+                             self.create_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
 
     def deactivate_stage(self) -> None:
-        for t in self._timers:
+        for t in self._face_timers:
             self.destroy_timer(t)
-        self._timers = []
+        self._face_timers = []
 
     def cleanup_stage(self) -> None:
         self.deactivate_stage()

@@ -80,6 +80,8 @@ class TtsNode(VoiceNode):
         if msg.action == msg.ACTION_STOP:
             self._interrupt()
             return
+        if not self.turn_ok(msg.turn_id):
+            return
         if msg.turn_id < self._latest_turn:
             self.health.count("stale_requests_dropped")
             return
