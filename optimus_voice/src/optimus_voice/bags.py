@@ -145,11 +145,11 @@ def audio_frame(samples: np.ndarray, first_sample_index: int, stamp_ns: int, fra
 
 
 def from_wavs(files: Iterable[str | Path], out: str | Path, *, frame_ms: float = 20.0, gap_s: float = 1.0,
-              start_ns: int | None = None) -> dict:
+              start_ns: int | None = None, lead_s: float = 0.0) -> dict:
     """Turn speech files into an `/audio/in` bag, as a microphone would have captured them.
 
-    The files follow each other with `gap_s` of silence after each (so every turn ends), one continuous sample
-    index, and stamps and record times on the audio clock starting at `start_ns` (default: now).
+    After `lead_s` of silence the files follow each other with `gap_s` of silence after each (so every turn
+    ends), one continuous sample index, and stamps and record times on the audio clock from `start_ns` (now).
     """
     from optimus_voice.engines.audio_source import load_audio
 
@@ -158,8 +158,9 @@ def from_wavs(files: Iterable[str | Path], out: str | Path, *, frame_ms: float =
     gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
     index = 0
     with BagWriter(out) as writer:
-        for path in files:
-            stream = np.concatenate([load_audio(path), gap])
+        lead = np.zeros(int(lead_s * SAMPLE_RATE), np.float32)
+        for i, path in enumerate(files):
+            stream = np.concatenate([lead if i == 0 else gap[:0], load_audio(path), gap])
             for _, chunk in frames(stream, frame):
                 stamp = start_ns + index * NS_PER_S // SAMPLE_RATE
                 writer.write(topics.AUDIO_IN.name, audio_frame(chunk, index, stamp), stamp)

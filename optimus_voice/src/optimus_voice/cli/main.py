@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+from pathlib import Path
 
 import yaml
 
-from optimus_voice.cli import bag, chat, emotion, say, transcribe
+from optimus_voice.cli import bag, bench, chat, emotion, report, say, transcribe
 
 
 def _launch_args(pairs: list[str]) -> dict[str, str]:
@@ -36,6 +38,9 @@ def cmd_up(ns: argparse.Namespace) -> int:
     from optimus_voice.supervisor import Supervisor
 
     args = _launch_args(ns.args)
+    if ns.record and Path(ns.record).exists():
+        print(f"[up] {ns.record} already exists; a bag is recorded into a new folder", file=sys.stderr)
+        return 2
     if ns.mic_file:
         args.update(mic_source="file", mic_file=ns.mic_file)
     sup = Supervisor(args, _overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
@@ -45,6 +50,7 @@ def cmd_up(ns: argparse.Namespace) -> int:
         from optimus_voice.conversation import ConversationPrinter
 
         printer = ConversationPrinter()
+    recorder = _start_recording(ns.record) if ns.record else None
     try:
         if not sup.start(timeout_s=ns.timeout):
             print("[up] not every node reached 'active'; still running, the watchdog keeps trying "
@@ -57,7 +63,22 @@ def cmd_up(ns: argparse.Namespace) -> int:
     finally:
         if printer is not None:
             printer.close()
+        if recorder is not None:
+            recorder[0].set()
+            recorder[1].join(timeout=10.0)
+            print(f"[up] session recorded to {ns.record} (optimus-voice report {ns.record} draws its timeline)")
     return 0
+
+
+def _start_recording(path: str) -> tuple[threading.Event, threading.Thread]:
+    """Record every topic of the graph to a bag until the event is set."""
+    from optimus_voice import bag_ros
+
+    stop = threading.Event()
+    thread = threading.Thread(target=bag_ros.record, args=(path, bag_ros.DEFAULT_TOPICS), kwargs={"stop": stop},
+                              daemon=True)
+    thread.start()
+    return stop, thread
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=60.0, help="seconds each node has to become active")
     up.add_argument("--log-dir", help="folder for the nodes' logs (default: a new temporary folder)")
     up.add_argument("--no-restart", action="store_true", help="do not restart nodes that die")
+    up.add_argument("--record", metavar="DIR", help="record every topic of the session to this new bag")
     up.add_argument("--show", action="store_true", help="print the conversation (heard, emotion, reply, latency)")
     up.set_defaults(func=cmd_up)
 
@@ -86,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(sub)
     say.add_parser(sub)
     emotion.add_parser(sub)
+    bench.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 

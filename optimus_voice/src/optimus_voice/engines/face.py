@@ -19,6 +19,10 @@ MIRROR = {"happy": "happy", "sad": "concerned", "angry": "concerned", "fearful":
 
 EXPRESSION_VA = {**CIRCUMPLEX, "calm": (0.3, -0.5), "concerned": (-0.3, 0.1), "attentive": (0.1, 0.2),
                  "thinking": (0.0, 0.1)}
+# Colour of each expression (r, g, b): rviz markers and report timelines.
+COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1, 0.1), "concerned": (0.6, 0.4, 0.9),
+           "calm": (0.3, 0.8, 0.7), "thinking": (0.8, 0.8, 0.8), "attentive": (0.4, 0.9, 0.4),
+           "surprised": (1.0, 0.5, 0.0), "fearful": (0.5, 0.2, 0.6), "disgust": (0.4, 0.6, 0.1)}
 
 
 @dataclass

@@ -18,6 +18,9 @@ def default_intents_path() -> str:
     return os.path.join(get_package_share_directory("optimus_voice"), "config", "intents.yaml")
 
 
+TICK_S = 0.05
+
+
 class DialogueNode(VoiceNode):
     PARAMS = (
         Param("intents_path", "", "YAML file of intents; empty: config/intents.yaml of the package."),
@@ -57,15 +60,20 @@ class DialogueNode(VoiceNode):
         self.subscribe(topics.TRANSCRIPT, self.on_transcript)
         self.subscribe(topics.EMOTION, self.on_emotion)
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
-        self._timer = self.create_timer(0.01, self._decide_pending)
 
     def activate_stage(self) -> None:
         self._last_state = None
+        # Decisions are event driven (final transcript, emotion); the timer only ends the wait for an emotion that
+        # does not come and watches for sustained barge-in speech, so 20 Hz is enough.
+        self._timer = self.create_timer(TICK_S, self._decide_pending)
 
-    def cleanup_stage(self) -> None:
+    def deactivate_stage(self) -> None:
         if getattr(self, "_timer", None) is not None:
             self.destroy_timer(self._timer)
             self._timer = None
+
+    def cleanup_stage(self) -> None:
+        self.deactivate_stage()
         self.policy = None
 
     # -- inputs ----------------------------------------------------------------------------------------------
@@ -97,6 +105,7 @@ class DialogueNode(VoiceNode):
         else:
             self.user_text = msg.text
             self._pending[msg.turn_id] = (msg.text, time.monotonic())
+            self._decide_pending()  # the emotion may be here already
         self._publish_state()
 
     def _barge_in(self, speaking_turn: int, why: str) -> None:

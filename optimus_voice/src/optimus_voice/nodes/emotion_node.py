@@ -22,6 +22,10 @@ from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, run, stop_worker
 from optimus_voice_msgs.msg import Emotion
 
+# A voice estimate made on all but the last 100 ms of a turn is reused for the turn's final estimate.
+REUSE_WITHIN = SAMPLE_RATE // 10
+PARTIAL_EVERY = SAMPLE_RATE
+
 
 class AudioRing:
     """The last `seconds` of microphone audio, addressed by stream sample index."""
@@ -103,6 +107,8 @@ class EmotionNode(VoiceNode):
             turn["start"] = msg.start_sample_index
             if msg.event == msg.SPEECH_END:
                 turn["end"] = msg.end_sample_index
+                if self.acoustic_model is not None:  # the voice now, so the final is ready with the transcript
+                    self._jobs.put(("voice", msg.turn_id, ""))
             for old in [t for t in self._turns if t < msg.turn_id - 60_000]:  # forget turns over a minute old
                 del self._turns[old]
 
@@ -119,33 +125,39 @@ class EmotionNode(VoiceNode):
         while (job := self._jobs.get()) is not None:
             kind, turn_id, text = job
             try:
-                self._estimate(kind == "final", turn_id, text)
+                if kind == "voice":
+                    self._acoustic(turn_id)
+                else:
+                    self._estimate(kind == "final", turn_id, text)
             except Exception as exc:  # noqa: BLE001 - one bad turn must not stop the node
                 self.get_logger().error(f"emotion estimate failed: {exc}")
                 self.health.problem("engine_errors", f"emotion estimate failed: {exc}", Level.ERROR)
 
-    def _estimate(self, final: bool, turn_id: int, text: str) -> None:
+    def _acoustic(self, turn_id: int) -> EmotionEstimate | None:
+        """The voice's estimate for the turn so far, reusing one made on (nearly) the same audio."""
         with self._lock:
             turn = dict(self._turns.get(turn_id, {}))
         if "start" not in turn:
-            self._publish(turn_id, final, None, self.text_model.estimate(text))
-            return
-        end = turn.get("end")
-        cached = turn.get("acoustic")
+            return None
+        end, cached = turn.get("end"), turn.get("acoustic")
+        if cached is not None and end is not None and cached[0] >= end - REUSE_WITHIN:
+            return cached[1]
+        audio = self.ring.get(turn["start"], end)
+        if len(audio) <= SAMPLE_RATE // 4:
+            return cached[1] if cached else None
+        if end is None and cached is not None and turn["start"] + len(audio) - cached[0] < PARTIAL_EVERY:
+            return cached[1]  # while the user speaks, a fresh look at the voice once a second is enough
+        acoustic = self.acoustic_model.estimate(audio)
+        with self._lock:
+            if turn_id in self._turns:
+                self._turns[turn_id]["acoustic"] = (turn["start"] + len(audio), acoustic)
+        self.health.timing("acoustic_inference", acoustic.inference_ms)
+        return acoustic
+
+    def _estimate(self, final: bool, turn_id: int, text: str) -> None:
         if not final and self._jobs.qsize() > 0:
             return  # a newer request is waiting: skip this partial
-        audio_end = end if end is not None else None
-        if cached is not None and (end is None or cached[0] >= end - SAMPLE_RATE // 10):
-            acoustic = cached[1]  # computed on (nearly) the whole turn already
-        else:
-            audio = self.ring.get(turn["start"], audio_end)
-            acoustic = self.acoustic_model.estimate(audio) if len(audio) > SAMPLE_RATE // 4 else None
-            if acoustic is not None:
-                with self._lock:
-                    if turn_id in self._turns:
-                        self._turns[turn_id]["acoustic"] = (turn["start"] + len(audio), acoustic)
-                self.health.timing("acoustic_inference", acoustic.inference_ms)
-        self._publish(turn_id, final, acoustic, self.text_model.estimate(text) if text.strip() else None)
+        self._publish(turn_id, final, self._acoustic(turn_id), self.text_model.estimate(text) if text.strip() else None)
 
     def _publish(self, turn_id: int, final: bool, acoustic: EmotionEstimate | None,
                  text: EmotionEstimate | None) -> None:

@@ -8,15 +8,10 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from optimus_voice import topics
 from optimus_voice.engines.dialogue import State
-from optimus_voice.engines.face import FaceMixer, LipSync, TimedViseme
+from optimus_voice.engines.face import COLOURS, FaceMixer, LipSync, TimedViseme
 from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, to_time
 from optimus_voice.stamps import now_ns
 from optimus_voice_msgs.msg import FaceExpression, Viseme
-
-# Marker colours per expression (r, g, b).
-COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1, 0.1), "concerned": (0.6, 0.4, 0.9),
-           "calm": (0.3, 0.8, 0.7), "thinking": (0.8, 0.8, 0.8), "attentive": (0.4, 0.9, 0.4),
-           "surprised": (1.0, 0.5, 0.0), "fearful": (0.5, 0.2, 0.6), "disgust": (0.4, 0.6, 0.1)}
 
 
 class FaceNode(VoiceNode):
