@@ -8,8 +8,11 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
+	rm -rf out/demo_session
 	$(VENV)/bin/optimus-voice up --mic-file optimus_voice/test/data/cv_what_did_he_look_like.wav mic_loop:=true \
-		audio_out_wav:=out/demo_replies.wav --log-dir out/demo_logs --show --duration $${DURATION:-30}
+		audio_out_wav:=out/demo_replies.wav --log-dir out/demo_logs --record out/demo_session --show \
+		--duration $${DURATION:-30}
+	$(VENV)/bin/optimus-voice report out/demo_session -o out/demo_timeline.png
 
 test: setup lint
 	$(PY) -m pytest optimus_voice/test -p no:cacheprovider

@@ -19,7 +19,8 @@ import numpy as np
 
 from optimus_voice import bags, topics, turn_timing
 
-LEAD_S = 6.0  # silence before the first clip: the idle-listening measurement
+LEAD_S = 10.0  # silence before the first clip: idle listening is measured over its middle
+SETTLE_S = 3.0  # the first seconds after activation (warm-up decodes) do not count as idle
 
 
 class ResourceSampler:
@@ -49,10 +50,10 @@ class ResourceSampler:
         self._stop.set()
         self._thread.join(timeout=2.0)
 
-    def summary(self, idle_until: float) -> dict:
+    def summary(self, idle_from: float, idle_until: float) -> dict:
         out = {}
         for name, rows in self.samples.items():
-            idle = [c for t, c, _ in rows if t <= idle_until]
+            idle = [c for t, c, _ in rows if idle_from <= t <= idle_until]
             busy = [c for t, c, _ in rows if t > idle_until]
             out[name] = {"cpu_idle_pct": round(float(np.mean(idle)), 1) if idle else None,
                          "cpu_active_pct": round(float(np.mean(busy)), 1) if busy else None,
@@ -91,7 +92,7 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
             sup.watch_once()
             time.sleep(0.5)
         sampler.stop()
-        resources = sampler.summary(idle_until=started + LEAD_S - 1.0)
+        resources = sampler.summary(idle_from=started + SETTLE_S, idle_until=started + LEAD_S - 1.0)
     finally:
         sup.stop()
         stop_recording.set()

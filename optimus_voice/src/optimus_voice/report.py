@@ -92,10 +92,10 @@ def draw(messages: dict[str, list], out: str | Path, title: str = "") -> Path:
     for a in messages.get(topics.VOICE_ACTIVITY.name, []):
         if a.event == turn_timing.SPEECH_END:
             bar("user speech", sec(stamp_ns(a.speech_start)), sec(stamp_ns(a.speech_end)), "#93c47d")
-    for r in rows:
+    for i, r in enumerate(rows):  # labels alternate above and below their lane so neighbours do not overlap
         if r["heard"]:
-            ax.text(sec(r["speech_end_ns"]), lane["user speech"] + 0.4, f"\u201c{r['heard'][:48]}\u201d",
-                    fontsize=7, ha="right", va="bottom")
+            ax.text(sec(r["speech_end_ns"]), lane["user speech"] + (0.38 if i % 2 else -0.38),
+                    f"\u201c{r['heard'][:40]}\u201d", fontsize=7, ha="right", va="bottom" if i % 2 else "top")
     for e in messages.get(topics.EMOTION.name, []):
         if e.is_final:
             x = sec(stamp_ns(e.header.stamp))
@@ -106,14 +106,15 @@ def draw(messages: dict[str, list], out: str | Path, title: str = "") -> Path:
     for start, end, state in segments(states, t_end):
         bar("dialogue", sec(start), sec(end), STATE_COLOURS.get(state, "w"))
     replies = {r.turn_id: r.text for r in messages.get(topics.SPEECH_REQUEST.name, []) if r.action == 0}
-    for turn_id, start, end, interrupted in speech_spans(messages):
+    for i, (turn_id, start, end, interrupted) in enumerate(speech_spans(messages)):
         bar("robot speech", sec(start), sec(end), "#e06666" if interrupted else "#6fa8dc",
             hatch="//" if interrupted else None)
-        ax.text(sec(start), lane["robot speech"] + 0.4, replies.get(turn_id, "")[:48], fontsize=7, va="bottom")
+        ax.text(sec(start), lane["robot speech"] + (0.38 if i % 2 else -0.38), replies.get(turn_id, "")[:40],
+                fontsize=7, va="bottom" if i % 2 else "top")
     faces = [(stamp_ns(f.header.stamp), f.expression) for f in messages.get(topics.FACE.name, [])]
     for start, end, expression in segments(faces, t_end):
         bar("face", sec(start), sec(end), COLOURS.get(expression, (0.9, 0.9, 0.9)))
-        if sec(end) - sec(start) > 0.6:
+        if sec(end) - sec(start) > 2.5:
             ax.text((sec(start) + sec(end)) / 2, lane["face"], expression, fontsize=6, ha="center", va="center")
     ax.set_yticks(range(len(LANES)), LANES)
     ax.set_ylim(-0.6, len(LANES) - 0.1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +63,7 @@ CONFIG_HELP = {
 
 @dataclass
 class VadEvent:
-    kind: str          # "start" | "ongoing" | "end"
+    kind: str          # "start" | "ongoing" (a pause: end_index is where speech stopped) | "end"
     turn_id: int
     probability: float
     start_index: int
@@ -130,6 +131,9 @@ class StreamingAsr:
         self._turn: _Turn | None = None
         self.last_probability = 0.0
         self.speculative_hits = 0  # finals that reused the decode started at the pause
+        # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
+        # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
+        self.on_pause: Callable[[VadEvent], None] | None = None
 
     def stamp(self, index: int) -> int:
         ref_index, ref_ns = self._ref
@@ -188,6 +192,9 @@ class StreamingAsr:
             return []
         events: list[VadEvent | TranscriptEvent] = []
         if t.speculative is None and self._silence_run >= ms_to_samples(cfg.spec_silence_ms):
+            if self.on_pause is not None:
+                self.on_pause(VadEvent("ongoing", t.turn_id, p, t.start_index, t.start_ns, end_index,
+                                       self.stamp(end_index)))
             hyp = self._decode(end_index, word_timestamps=True)
             t.speculative = (end_index, hyp)
             events.append(self._partial_event(hyp))

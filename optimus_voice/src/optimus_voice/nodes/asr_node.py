@@ -48,6 +48,7 @@ class AsrNode(VoiceNode):
                                        threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
                                        full_window=self.param("full_window"))
         self.engine = StreamingAsr(vad, recognizer, cfg)
+        self.engine.on_pause = self._publish
         self.vad_pub = self.publisher(topics.VOICE_ACTIVITY)
         self.transcript_pub = self.publisher(topics.TRANSCRIPT)
         self.subscribe(topics.AUDIO_IN, self.on_audio)

@@ -107,8 +107,10 @@ class EmotionNode(VoiceNode):
             turn["start"] = msg.start_sample_index
             if msg.event == msg.SPEECH_END:
                 turn["end"] = msg.end_sample_index
-                if self.acoustic_model is not None:  # the voice now, so the final is ready with the transcript
-                    self._jobs.put(("voice", msg.turn_id, ""))
+            # At a pause (the recognizer starts its speculative final now) and at the end, estimate the voice at
+            # once, so the final estimate is ready with the final transcript.
+            if self.acoustic_model is not None and msg.event in (msg.SPEECH_ONGOING, msg.SPEECH_END):
+                self._jobs.put(("voice", msg.turn_id, msg.end_sample_index))
             for old in [t for t in self._turns if t < msg.turn_id - 60_000]:  # forget turns over a minute old
                 del self._turns[old]
 
@@ -123,23 +125,24 @@ class EmotionNode(VoiceNode):
     # -- work ------------------------------------------------------------------------------------------------
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            kind, turn_id, text = job
+            kind, turn_id, arg = job  # arg: the transcript, or for "voice" the sample index where speech stopped
             try:
                 if kind == "voice":
-                    self._acoustic(turn_id)
+                    self._acoustic(turn_id, arg)
                 else:
-                    self._estimate(kind == "final", turn_id, text)
+                    self._estimate(kind == "final", turn_id, arg)
             except Exception as exc:  # noqa: BLE001 - one bad turn must not stop the node
                 self.get_logger().error(f"emotion estimate failed: {exc}")
                 self.health.problem("engine_errors", f"emotion estimate failed: {exc}", Level.ERROR)
 
-    def _acoustic(self, turn_id: int) -> EmotionEstimate | None:
-        """The voice's estimate for the turn so far, reusing one made on (nearly) the same audio."""
+    def _acoustic(self, turn_id: int, until: int | None = None) -> EmotionEstimate | None:
+        """The voice's estimate for the turn so far (or `until` a sample index), reusing one made on (nearly)
+        the same audio."""
         with self._lock:
             turn = dict(self._turns.get(turn_id, {}))
         if "start" not in turn:
             return None
-        end, cached = turn.get("end"), turn.get("acoustic")
+        end, cached = turn.get("end") or until, turn.get("acoustic")
         if cached is not None and end is not None and cached[0] >= end - REUSE_WITHIN:
             return cached[1]
         audio = self.ring.get(turn["start"], end)
