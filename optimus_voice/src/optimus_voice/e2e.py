@@ -55,14 +55,19 @@ class ResourceSampler:
         for name, rows in self.samples.items():
             idle = [c for t, c, _ in rows if idle_from <= t <= idle_until]
             busy = [c for t, c, _ in rows if t > idle_until]
+            rss = [r for t, _, r in rows if t > idle_until]
+            fifth = max(1, len(rss) // 5)
             out[name] = {"cpu_idle_pct": round(float(np.mean(idle)), 1) if idle else None,
                          "cpu_active_pct": round(float(np.mean(busy)), 1) if busy else None,
-                         "rss_max_mb": round(max(r for _, _, r in rows), 1)}
+                         "rss_max_mb": round(max(r for _, _, r in rows), 1),
+                         # memory growth over the run: the last fifth of the samples against the first
+                         "rss_growth_mb": round(float(np.mean(rss[-fifth:]) - np.mean(rss[:fifth])), 1)
+                         if rss else None}
         return out
 
 
 def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = None, record: Path | None = None,
-        echo=print) -> dict:
+        repeat: int = 1, echo=print) -> dict:
     """Run the graph on the clips; return per-turn latencies, their p50/p95, and each node's CPU and memory.
     The whole session (every topic) goes to the bag `record` (default: in the work dir)."""
     from optimus_voice import bag_ros
@@ -72,10 +77,11 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     work = Path(tempfile.mkdtemp(prefix="optimus_voice_e2e_"))
     record = Path(record) if record else work / "session"
     bag = work / "speech"
-    info = bags.from_wavs(clips, bag, gap_s=pause_s, lead_s=LEAD_S)
+    info = bags.from_wavs(list(clips) * repeat, bag, gap_s=pause_s, lead_s=LEAD_S)
     sup = Supervisor({"mic_source": "bag", "mic_file": str(bag), "audio_out_wav": str(work / "replies.wav")},
                      log_dir=log_dir or work / "logs", echo=lambda *_: None)
-    watched = (topics.VOICE_ACTIVITY, topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT)
+    watched = (topics.VOICE_ACTIVITY, topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT,
+               topics.DIAGNOSTICS)
     probe = TopicProbe(watch=watched, name="optimus_voice_e2e")
     echo(f"[e2e] {len(clips)} clips, {info['seconds']:.0f} s of audio in {bag}; starting the graph")
     stop_recording = threading.Event()
@@ -103,8 +109,26 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
               "turns": turns, "answered_turns": sum(1 for t in turns if "first_audio" in t),
               "resources": resources, "work_dir": str(work), "session_bag": str(record),
               **turn_timing.summary(turns)}
+    half = len(turns) // 2  # latency stability: the first half of the turns against the second
+    result["voice_to_voice_halves_p50_ms"] = [
+        turn_timing.percentiles([t["first_audio"] for t in part if "first_audio" in t])["p50"]
+        for part in (turns[:half], turns[half:])]
+    result["node_counters"] = _counters(probe.of(topics.DIAGNOSTICS))
     result["whole_stack_rss_mb"] = round(sum(r["rss_max_mb"] for r in resources.values()), 1)
     idle = [r["cpu_idle_pct"] for r in resources.values() if r["cpu_idle_pct"] is not None]
     result["idle_cpu_pct_of_one_core"] = round(sum(idle), 1) if idle else None
     return result
 
+
+
+def _counters(diagnostics: list) -> dict[str, dict[str, str]]:
+    """Each node's last problem counters from /diagnostics (audio gaps, rejected frames, errors, restarts)."""
+    keys = ("gaps", "rejected_frames", "engine_errors", "dropped", "implausible_turn_ids")
+    out: dict[str, dict[str, str]] = {}
+    for msg in diagnostics:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            name = status.name.removeprefix("optimus_voice/")  # a node, or up/<node> for its process
+            out[name] = {k: v for k, v in values.items() if any(k.startswith(p) for p in keys)
+                         or (k == "restarts" and v != "0")}
+    return {k: v for k, v in out.items() if v}

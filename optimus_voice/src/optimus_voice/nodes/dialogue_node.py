@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import time
 
 from optimus_voice import topics
 from optimus_voice.engines.dialogue import Policy, Reply
+from optimus_voice.engines.llm import ChatStream, Conversation, LlmConfig, LlmError, sentences
 from optimus_voice.engines.turn_taking import State, TurnTaking
 from optimus_voice.nodes.base import Param, VoiceNode, run
 from optimus_voice_msgs.msg import DialogueState, SpeechRequest
@@ -30,6 +33,13 @@ class DialogueNode(VoiceNode):
         Param("barge_in", True, "Stop the robot's speech when the user really talks over it."),
         Param("barge_in_sustained_ms", 1200.0,
               "Speech over the robot this long interrupts it even before words are recognised (ms)."),
+        Param("llm_url", "", "OpenAI-compatible chat endpoint (e.g. http://localhost:8080/v1); empty: embedded only."),
+        Param("llm_model", "", "Model name sent to the chat endpoint."),
+        Param("llm_timeout_s", 1.5, "Seconds to wait for the endpoint (connect, each streamed piece) before the "
+              "embedded reply is spoken instead."),
+        Param("llm_intents", ["unknown", "small_talk"],
+              "Intents whose replies come from the language model; commands always stay embedded."),
+        Param("llm_max_words", 60, "Cap on the words of a language-model reply."),
         Param("echo_overlap", 0.6,
               "Share of heard words found in the robot's own reply above which they count as its echo."),
     )
@@ -49,11 +59,19 @@ class DialogueNode(VoiceNode):
         self.rate = 1.0
         self._pending: dict[int, tuple[str, float]] = {}   # turn -> (text, monotonic time of the final)
         self._emotions: dict[int, str] = {}
+        self._heard: dict[int, str] = {}
         self.user_text = ""
         self.user_emotion = "neutral"
         self.mood = 0.0
         self.robot_text = ""
         self.intent = ""
+        self._act_lock = threading.Lock()  # _act runs on the executor and on language-model threads
+        self.llm = None
+        self.conversation = Conversation()
+        if self.param("llm_url"):
+            self.llm = ChatStream(LlmConfig(self.param("llm_url"), self.param("llm_model"),
+                                            self.param("llm_timeout_s")))
+            self.health.set_value("llm", self.param("llm_url"))
         self.request_pub = self.publisher(topics.SPEECH_REQUEST)
         self.state_pub = self.publisher(topics.DIALOGUE_STATE)
         self.subscribe(topics.VOICE_ACTIVITY, self.on_voice_activity)
@@ -104,6 +122,9 @@ class DialogueNode(VoiceNode):
             self.turns.nothing_to_say(msg.turn_id)
         else:
             self.user_text = msg.text
+            self._heard[msg.turn_id] = msg.text  # for the conversation context, with what the robot says back
+            for old in sorted(self._heard)[:-8]:
+                del self._heard[old]
             self._pending[msg.turn_id] = (msg.text, time.monotonic())
             self._decide_pending()  # the emotion may be here already
         self._publish_state()
@@ -126,6 +147,7 @@ class DialogueNode(VoiceNode):
             self.robot_text = msg.spoken_text
             if self.policy is not None:  # "repeat that" repeats what was heard, not what was planned
                 self.policy.spoken(msg.spoken_text)
+            self.conversation.spoken(msg.turn_id, self._heard.get(msg.turn_id, ""), msg.spoken_text)
             self.turns.speech_ended(msg.turn_id)
         self._publish_state()
 
@@ -152,11 +174,44 @@ class DialogueNode(VoiceNode):
             self.user_emotion = emotion
             reply = self.policy.respond(text, emotion, self.mood)
             self.health.timing("decide", reply.decide_ms)
-            self._act(turn_id, reply)
+            if self.llm is not None and reply.intent in self.param("llm_intents"):
+                threading.Thread(target=self._llm_reply, args=(turn_id, text, reply), daemon=True).start()
+            else:
+                self._act(turn_id, reply)
         for old in [t for t in self._emotions if t < self.turns.turn_id]:
             del self._emotions[old]
 
+    def _llm_reply(self, turn_id: int, text: str, fallback: Reply) -> None:
+        """Speak the language model's reply a sentence at a time; on an error before the first sentence, speak the
+        embedded reply instead. The model's words are only ever said: actions stay with the embedded policy."""
+        said = 0
+        t0 = time.perf_counter()
+        try:
+            stream = self.llm.deltas(self.conversation.messages(text, fallback.emotion))
+            for piece in sentences(stream, max_words=self.param("llm_max_words")):
+                if self.turns.is_stale(turn_id):
+                    self.health.count("llm_stale_dropped")
+                    return
+                if not said:
+                    self.health.timing("llm_first_sentence", (time.perf_counter() - t0) * 1000)
+                self._act(turn_id, dataclasses.replace(fallback, text=piece, intent="llm", action=""))
+                said += 1
+        except LlmError as exc:
+            self.get_logger().warn(f"language model failed, {'stopping' if said else 'embedded reply'}: {exc}",
+                                   throttle_duration_sec=10.0)
+            self.health.problem("llm_errors", f"language model failed: {exc}")
+            if not said and not self.turns.is_stale(turn_id):
+                self.health.count("llm_fallbacks")
+                self._act(turn_id, fallback)
+            return
+        if not said:  # an empty answer
+            self._act(turn_id, fallback)
+
     def _act(self, turn_id: int, reply: Reply) -> None:
+        with self._act_lock:
+            self._act_locked(turn_id, reply)
+
+    def _act_locked(self, turn_id: int, reply: Reply) -> None:
         self.intent = reply.intent
         self.turns.speaking(turn_id, reply.text)
         if reply.action == "stop":
