@@ -21,6 +21,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Header
@@ -63,6 +64,12 @@ def from_time(t: Time) -> int:
     return stamps.join_ns(t.sec, t.nanosec)
 
 
+# No QoS event handlers (rclpy's default ones only log an incompatible QoS): each is a Python waitable that the
+# executor polls on every wake-up, 50 times a second with the audio. Matching is checked by the tests instead.
+NO_PUB_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
+NO_SUB_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
+
+
 class VoiceNode(LifecycleNode):
     """Base class of the optimus_voice lifecycle nodes."""
 
@@ -75,7 +82,7 @@ class VoiceNode(LifecycleNode):
         for p in COMMON_PARAMS + self.PARAMS:
             self.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
         self._diag_pub = self.create_publisher(message_class(DIAGNOSTICS.type), DIAGNOSTICS.name,
-                                               qos.profile(DIAGNOSTICS))
+                                               qos.profile(DIAGNOSTICS), event_callbacks=NO_PUB_EVENTS)
         self._diag_timer = self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
         self._subs: list = []
         self._pubs: list = []
@@ -90,7 +97,8 @@ class VoiceNode(LifecycleNode):
 
     def publisher(self, topic: Topic):
         """A lifecycle publisher: it only publishes while the node is active."""
-        pub = self.create_lifecycle_publisher(message_class(topic.type), topic.name, qos.profile(topic))
+        pub = self.create_lifecycle_publisher(message_class(topic.type), topic.name, qos.profile(topic),
+                                              event_callbacks=NO_PUB_EVENTS)
         self._pubs.append(pub)
         return pub
 
@@ -107,7 +115,7 @@ class VoiceNode(LifecycleNode):
                 self.health.problem("callback_errors", f"{topic.name}: {exc}", Level.ERROR)
 
         self._subs.append(self.create_subscription(message_class(topic.type), topic.name, guarded,
-                                                   qos.profile(topic)))
+                                                   qos.profile(topic), event_callbacks=NO_SUB_EVENTS))
 
     def turn_ok(self, turn_id: int) -> bool:
         """False (and counted) for a turn id too far in the future to be real: such a message is dropped."""

@@ -82,8 +82,13 @@ class DialogueNode(VoiceNode):
     def activate_stage(self) -> None:
         self._last_state = None
         # Decisions are event driven (final transcript, emotion); the timer only ends the wait for an emotion that
-        # does not come and watches for sustained barge-in speech, so 20 Hz is enough.
+        # does not come and watches for sustained barge-in speech, so 20 Hz is enough, and it sleeps (cancelled)
+        # while nothing is pending and the robot is silent: idle listening costs no ticks.
         self._timer = self.create_timer(TICK_S, self._decide_pending)
+
+    def _wake(self) -> None:
+        if getattr(self, "_timer", None) is not None and self._timer.is_canceled():
+            self._timer.reset()
 
     def deactivate_stage(self) -> None:
         if getattr(self, "_timer", None) is not None:
@@ -98,6 +103,7 @@ class DialogueNode(VoiceNode):
     def on_voice_activity(self, msg) -> None:
         if not self.turn_ok(msg.turn_id):
             return
+        self._wake()
         if msg.event == msg.SPEECH_START:
             self.turns.user_started(msg.turn_id, time.monotonic())
         elif msg.event == msg.SPEECH_END:
@@ -126,6 +132,7 @@ class DialogueNode(VoiceNode):
             for old in sorted(self._heard)[:-8]:
                 del self._heard[old]
             self._pending[msg.turn_id] = (msg.text, time.monotonic())
+            self._wake()
             self._decide_pending()  # the emotion may be here already
         self._publish_state()
 
@@ -141,6 +148,7 @@ class DialogueNode(VoiceNode):
             self._decide_pending()
 
     def on_progress(self, msg) -> None:
+        self._wake()
         if msg.state == msg.STARTED:
             self.turns.speech_started(msg.turn_id)
         elif msg.state in (msg.DONE, msg.INTERRUPTED):
@@ -180,6 +188,8 @@ class DialogueNode(VoiceNode):
                 self._act(turn_id, reply)
         for old in [t for t in self._emotions if t < self.turns.turn_id]:
             del self._emotions[old]
+        if not self._pending and self.turns.state == State.IDLE and self._timer is not None:
+            self._timer.cancel()
 
     def _llm_reply(self, turn_id: int, text: str, fallback: Reply) -> None:
         """Speak the language model's reply a sentence at a time; on an error before the first sentence, speak the

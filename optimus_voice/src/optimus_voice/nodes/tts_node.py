@@ -62,7 +62,8 @@ class TtsNode(VoiceNode):
         self.health.set_value("visemes", "phoneme alignments" if self.synth.alignments else "none")
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self.subscribe(topics.PLAYBACK, self.on_playback)
-        self._timer = self.create_timer(0.05, self._clock_progress)
+        # Progress by the clock is only needed without a speaker reporting what it played.
+        self._timer = None if self.param("playback_feedback") else self.create_timer(0.05, self._clock_progress)
         self._worker = threading.Thread(target=self._work, name="tts", daemon=True)
         self._worker.start()
 
