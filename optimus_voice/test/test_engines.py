@@ -388,6 +388,9 @@ def test_whisper_loops_are_cut_to_their_first_pass():
     assert trim_repetition(sentence + sentence + sentence[:3]) == sentence   # looped, cut off mid-pass
     assert trim_repetition([1, 2, *sentence, *sentence]) == [1, 2, *sentence]
     assert trim_repetition([*sentence, 10, 11]) == [*sentence, 10, 11]         # two tokens again is speech
+    # A second pass that breaks off before the first one's end (a loop longer than what repeats of it).
+    life = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]  # "It was the first great sorrow of his life."
+    assert trim_repetition(life + life[:8]) == life
 
 
 def test_acoustic_emotion_scores_real_speech_and_fusion_weighs_emotional_words(data_dir):

@@ -24,7 +24,7 @@ from optimus_voice.engines.audio_source import AudioChunk
 from optimus_voice.engines.endpoint import sounds_complete
 from optimus_voice.engines.vad import WINDOW, SileroVad
 from optimus_voice.engines.whisper import Hypothesis, WhisperRecognizer
-from optimus_voice.stamps import NS_PER_S, TurnCounter
+from optimus_voice.stamps import NS_PER_S, TurnCounter, now_ns
 
 
 def ms_to_samples(ms: float) -> int:
@@ -44,6 +44,7 @@ class AsrConfig:
     trailing_ms: float = 500.0          # silence decoded after the end of speech
     pad_trailing: bool = True           # make up trailing silence not yet heard with digital silence
     partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
+    partial_max_lag_ms: float = 150.0   # skip a partial while the audio being processed is older than this
 
 
 CONFIG_HELP = {
@@ -58,6 +59,8 @@ CONFIG_HELP = {
     "trailing_ms": "Silence decoded after the end of speech (ms).",
     "pad_trailing": "Make up trailing silence not yet heard (speculative decodes) with digital silence.",
     "partial_interval_ms": "Speech between partial transcripts (ms); 0 disables partials.",
+    "partial_max_lag_ms": "Skip a partial while the audio being processed is older than this (ms): catching up "
+                          "with real time comes first.",
 }
 
 
@@ -252,6 +255,8 @@ class StreamingAsr:
         # No partial during a pause: nothing new was said, and the speculative final covers it.
         if interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval:
             return []
+        if (now_ns() - self._ref[1]) / 1e6 > self.cfg.partial_max_lag_ms:
+            return []  # behind real time (a decode took long): a stale partial would only delay the final
         t.last_partial_at = t.samples
         hyp = self.recognizer.transcribe(self._turn_audio(), word_timestamps=False, fallback=False)
         return [self._partial_event(hyp)]

@@ -31,7 +31,8 @@ def trim_repetition(tokens: list[int], min_unit: int = 3, min_repeat: int = 4) -
     at least min_repeat tokens (and, for units shorter than that, a whole unit) repeat.
     """
     best = len(tokens)
-    for unit in range(min_unit, len(tokens) // 2 + 1):
+    # A unit may be longer than what repeats of it: "... his life. It was the first great sorrow of his" <end>.
+    for unit in range(min_unit, len(tokens) - min(min_repeat, min_unit) + 1):
         start = len(tokens) - unit
         while start - 1 >= 0 and tokens[start - 1] == tokens[start - 1 + unit]:
             start -= 1
