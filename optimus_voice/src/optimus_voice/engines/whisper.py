@@ -136,9 +136,18 @@ class WhisperRecognizer:
             max_length=len(self.prompt) + max_new, suppress_blank=True, suppress_tokens=self.suppress)[0]
         raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
         tokens = trim_repetition(raw)
-        # A loop or a decode that never ended: signs of a window too short for this audio.
-        degenerate = len(tokens) < len(raw) or len(result.sequences_ids[0]) >= max_new or has_loop(tokens)
+        # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
+        # to meet you. Hello, it"): signs of a window too short for this audio.
+        degenerate = (len(tokens) < len(raw) or len(result.sequences_ids[0]) >= max_new or has_loop(tokens)
+                      or self._starts_over(tokens))
         return encoded, n_frames, tokens, result, degenerate
+
+    def _starts_over(self, tokens: list[int], min_tokens: int = 3) -> bool:
+        """True if the text ends by repeating its own first min_tokens or more tokens after a sentence end."""
+        for k in range(min_tokens, len(tokens) // 2 + 1):
+            if tokens[-k:] == tokens[:k] and self.tokenizer.decode([tokens[-k - 1]]).strip() in (".", "?", "!"):
+                return True
+        return False
 
     def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool) -> Hypothesis:
         encoded, n_frames, tokens, result, degenerate = self._generate(samples, None)
