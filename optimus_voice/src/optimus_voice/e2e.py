@@ -56,13 +56,14 @@ class ResourceSampler:
             idle = [c for t, c, _ in rows if idle_from <= t <= idle_until]
             busy = [c for t, c, _ in rows if t > idle_until]
             rss = [r for t, _, r in rows if t > idle_until]
-            fifth = max(1, len(rss) // 5)
+            # memory over the run, the mean of each fifth of it: growth that levels off (allocator arenas,
+            # the largest inputs seen) looks different from a leak that keeps growing
+            fifths = [round(float(np.mean(part)), 1) for part in np.array_split(rss, 5) if len(part)]
             out[name] = {"cpu_idle_pct": round(float(np.mean(idle)), 1) if idle else None,
                          "cpu_active_pct": round(float(np.mean(busy)), 1) if busy else None,
                          "rss_max_mb": round(max(r for _, _, r in rows), 1),
-                         # memory growth over the run: the last fifth of the samples against the first
-                         "rss_growth_mb": round(float(np.mean(rss[-fifth:]) - np.mean(rss[:fifth])), 1)
-                         if rss else None}
+                         "rss_fifths_mb": fifths,
+                         "rss_growth_mb": round(fifths[-1] - fifths[0], 1) if fifths else None}
         return out
 
 
