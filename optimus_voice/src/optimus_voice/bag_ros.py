@@ -81,6 +81,19 @@ def record(out: str | Path, names: Iterable[str] = DEFAULT_TOPICS, *, duration_s
     return {"bag": str(out), "messages": counts, "unknown_type": missing}
 
 
+class BackgroundRecording:
+    """`record` on a thread of its own, until `stop()`: a session recorded while something else runs."""
+
+    def __init__(self, out: str | Path, names: Iterable[str] = DEFAULT_TOPICS) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=record, args=(out, names), kwargs={"stop": self._stop}, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)
+
+
 def play(path: str | Path, *, rate: float = 1.0, loop: bool = False, names: Iterable[str] = (),
          wait_subscribers_s: float = 0.0, stop: threading.Event | None = None,
          domain_id: int | None = None) -> dict:

@@ -85,10 +85,7 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
                topics.DIAGNOSTICS)
     probe = TopicProbe(watch=watched, name="optimus_voice_e2e")
     echo(f"[e2e] {len(clips)} clips, {info['seconds']:.0f} s of audio in {bag}; starting the graph")
-    stop_recording = threading.Event()
-    recorder = threading.Thread(target=bag_ros.record, args=(record, bag_ros.DEFAULT_TOPICS), daemon=True,
-                                kwargs={"stop": stop_recording})
-    recorder.start()
+    recording = bag_ros.BackgroundRecording(record)
     try:
         if not sup.start(timeout_s=90.0):
             raise RuntimeError(f"the graph did not come up; see the logs in {sup.log_dir}")
@@ -102,8 +99,7 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
         resources = sampler.summary(idle_from=started + SETTLE_S, idle_until=started + LEAD_S - 1.0)
     finally:
         sup.stop()
-        stop_recording.set()
-        recorder.join(timeout=10.0)
+        recording.stop()
         probe.close()
     turns = turn_timing.turn_timings({t.name: probe.of(t) for t in watched})
     result = {"clips": [str(c) for c in clips], "audio_s": round(info["seconds"], 1), "pause_s": pause_s,
@@ -119,7 +115,6 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     idle = [r["cpu_idle_pct"] for r in resources.values() if r["cpu_idle_pct"] is not None]
     result["idle_cpu_pct_of_one_core"] = round(sum(idle), 1) if idle else None
     return result
-
 
 
 def _counters(diagnostics: list) -> dict[str, dict[str, str]]:

@@ -52,10 +52,10 @@ def speech_spans(messages: dict[str, list]) -> list[tuple[int, int, int, bool]]:
     """(turn id, start, end, interrupted) of each reply the robot spoke, from speech progress."""
     started, spans = {}, []
     for p in messages.get(topics.SPEECH_PROGRESS.name, []):
-        if p.state == 1:  # STARTED
+        if p.state == p.STARTED:
             started[p.turn_id] = stamp_ns(p.header.stamp)
-        elif p.state in (3, 4) and p.turn_id in started:  # DONE, INTERRUPTED
-            spans.append((p.turn_id, started.pop(p.turn_id), stamp_ns(p.header.stamp), p.state == 4))
+        elif p.state in (p.DONE, p.INTERRUPTED) and p.turn_id in started:
+            spans.append((p.turn_id, started.pop(p.turn_id), stamp_ns(p.header.stamp), p.state == p.INTERRUPTED))
     return spans
 
 
@@ -90,7 +90,7 @@ def draw(messages: dict[str, list], out: str | Path, title: str = "") -> Path:
         ax.broken_barh([(start, max(end - start, 0.02))], (lane[name] - 0.35, 0.7), facecolors=colour, **kw)
 
     for a in messages.get(topics.VOICE_ACTIVITY.name, []):
-        if a.event == turn_timing.SPEECH_END:
+        if a.event == a.SPEECH_END:
             bar("user speech", sec(stamp_ns(a.speech_start)), sec(stamp_ns(a.speech_end)), "#93c47d")
     for i, r in enumerate(rows):  # labels alternate above and below their lane so neighbours do not overlap
         if r["heard"]:
@@ -105,7 +105,7 @@ def draw(messages: dict[str, list], out: str | Path, title: str = "") -> Path:
               for s in messages.get(topics.DIALOGUE_STATE.name, [])]
     for start, end, state in segments(states, t_end):
         bar("dialogue", sec(start), sec(end), STATE_COLOURS.get(state, "w"))
-    replies = {r.turn_id: r.text for r in messages.get(topics.SPEECH_REQUEST.name, []) if r.action == 0}
+    replies = {r["turn_id"]: r["reply"] for r in rows}
     for i, (turn_id, start, end, interrupted) in enumerate(speech_spans(messages)):
         bar("robot speech", sec(start), sec(end), "#e06666" if interrupted else "#6fa8dc",
             hatch="//" if interrupted else None)

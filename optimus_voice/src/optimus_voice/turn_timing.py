@@ -18,8 +18,6 @@ from optimus_voice import topics
 from optimus_voice.stamps import join_ns
 
 STAGES = ("final_transcript", "emotion", "reply_decided", "first_audio")
-SPEECH_END = 3  # VoiceActivity.SPEECH_END
-SAY = 0  # SpeechRequest.ACTION_SAY
 
 
 def stamp_ns(t) -> int:
@@ -36,7 +34,7 @@ def percentiles(values: list[float]) -> dict:
 def turn_timings(messages: dict[str, list]) -> list[dict]:
     """One row per ended user turn: what was heard and answered, and each stage's ms after the end of speech."""
     ends = {a.turn_id: stamp_ns(a.speech_end) for a in messages.get(topics.VOICE_ACTIVITY.name, [])
-            if a.event == SPEECH_END}
+            if a.event == a.SPEECH_END}
     first: dict[int, dict[str, int]] = defaultdict(dict)
     heard, replies = {}, {}
     for t in messages.get(topics.TRANSCRIPT.name, []):
@@ -47,7 +45,7 @@ def turn_timings(messages: dict[str, list]) -> list[dict]:
         if e.is_final:
             first[e.turn_id].setdefault("emotion", stamp_ns(e.header.stamp))
     for r in messages.get(topics.SPEECH_REQUEST.name, []):
-        if r.action == SAY:
+        if r.action == r.ACTION_SAY:
             first[r.turn_id].setdefault("reply_decided", stamp_ns(r.header.stamp))
             replies.setdefault(r.turn_id, r.text)
     for f in messages.get(topics.AUDIO_OUT.name, []):

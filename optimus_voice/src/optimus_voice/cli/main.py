@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
 import yaml
@@ -50,7 +49,11 @@ def cmd_up(ns: argparse.Namespace) -> int:
         from optimus_voice.conversation import ConversationPrinter
 
         printer = ConversationPrinter()
-    recorder = _start_recording(ns.record) if ns.record else None
+    recording = None
+    if ns.record:
+        from optimus_voice.bag_ros import BackgroundRecording
+
+        recording = BackgroundRecording(ns.record)
     try:
         if not sup.start(timeout_s=ns.timeout):
             print("[up] not every node reached 'active'; still running, the watchdog keeps trying "
@@ -63,22 +66,10 @@ def cmd_up(ns: argparse.Namespace) -> int:
     finally:
         if printer is not None:
             printer.close()
-        if recorder is not None:
-            recorder[0].set()
-            recorder[1].join(timeout=10.0)
+        if recording is not None:
+            recording.stop()
             print(f"[up] session recorded to {ns.record} (optimus-voice report {ns.record} draws its timeline)")
     return 0
-
-
-def _start_recording(path: str) -> tuple[threading.Event, threading.Thread]:
-    """Record every topic of the graph to a bag until the event is set."""
-    from optimus_voice import bag_ros
-
-    stop = threading.Event()
-    thread = threading.Thread(target=bag_ros.record, args=(path, bag_ros.DEFAULT_TOPICS), kwargs={"stop": stop},
-                              daemon=True)
-    thread.start()
-    return stop, thread
 
 
 def build_parser() -> argparse.ArgumentParser:

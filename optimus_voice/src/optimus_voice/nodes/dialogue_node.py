@@ -47,6 +47,7 @@ class DialogueNode(VoiceNode):
     def __init__(self) -> None:
         super().__init__("dialogue")
         self.policy: Policy | None = None
+        self._timer = None  # the decision tick, while active
 
     def configure_stage(self) -> None:
         self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
@@ -87,11 +88,11 @@ class DialogueNode(VoiceNode):
         self._timer = self.create_timer(TICK_S, self._decide_pending)
 
     def _wake(self) -> None:
-        if getattr(self, "_timer", None) is not None and self._timer.is_canceled():
+        if self._timer is not None and self._timer.is_canceled():
             self._timer.reset()
 
     def deactivate_stage(self) -> None:
-        if getattr(self, "_timer", None) is not None:
+        if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
 
