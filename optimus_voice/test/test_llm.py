@@ -36,11 +36,14 @@ class FakeChatServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for i in range(0, len(answer), 7):
-                    chunk = {"choices": [{"index": 0, "delta": {"content": answer[i:i + 7]}}]}
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
+                try:
+                    for i in range(0, len(answer), 7):
+                        chunk = {"choices": [{"index": 0, "delta": {"content": answer[i:i + 7]}}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading (an interrupted or timed-out reply): expected
 
             def log_message(self, *args) -> None:
                 pass

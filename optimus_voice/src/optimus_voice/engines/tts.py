@@ -139,11 +139,12 @@ class Synthesizer:
             self.backend = "espeak-ng"
             self.sample_rate = 22050
 
-    def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0,
-                   volume: float = 1.0) -> Iterator[SpeechChunk]:
+    def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0, volume: float = 1.0, *,
+                   prosody: Prosody | None = None) -> Iterator[SpeechChunk]:
         """Speak `text` a piece at a time. Control characters are dropped, pieces with nothing to pronounce are
-        skipped, and rate and volume are held to safe ranges (NaN means the default)."""
-        prosody = STYLES.get(style, STYLES["neutral"])
+        skipped, and rate and volume are held to safe ranges (NaN means the default). `prosody` replaces the
+        style's; with both noise scales 0, Piper speaks the same text the same way every time."""
+        prosody = prosody or STYLES.get(style, STYLES["neutral"])
         rate, volume = _bounded(rate, *RATE_RANGE), _bounded(volume, *VOLUME_RANGE)
         for piece in split_text(clean_text(text)):
             if not any(c.isalnum() for c in piece):
