@@ -94,12 +94,22 @@ class FaceMixer:
             return "thinking"
         return "neutral"
 
+    def _goal(self) -> tuple[str, float, float, float]:
+        """The target expression with its valence, arousal and intensity."""
+        expression = self.target()
+        tv, ta = EXPRESSION_VA.get(expression, (0.0, 0.0))
+        return expression, tv, ta, 0.3 if expression == "neutral" else 0.8
+
+    def moving(self, t: float, within_s: float) -> bool:
+        """Whether the face changes between t and t + within_s: an expression still blending, or a blink due."""
+        _, tv, ta, ti = self._goal()
+        blending = max(abs(tv - self._valence), abs(ta - self._arousal), abs(ti - self._intensity)) > 0.01
+        return blending or self._next_blink <= t + within_s
+
     def step(self, t: float) -> FaceFrame:
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
-        expression = self.target()
-        tv, ta = EXPRESSION_VA.get(expression, (0.0, 0.0))
-        ti = 0.3 if expression == "neutral" else 0.8
+        expression, tv, ta, ti = self._goal()
         k = 1.0 - math.exp(-dt / self.smoothing_s) if dt else 0.0
         self._valence += k * (tv - self._valence)
         self._arousal += k * (ta - self._arousal)

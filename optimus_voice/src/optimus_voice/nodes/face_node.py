@@ -16,7 +16,8 @@ from optimus_voice_msgs.msg import FaceExpression, Viseme
 
 class FaceNode(VoiceNode):
     PARAMS = (
-        Param("rate_hz", 30.0, "Rate of face actuator commands."),
+        Param("rate_hz", 30.0, "Rate of face actuator commands while the face moves (speech, blinks, blending)."),
+        Param("still_rate_hz", 5.0, "Rate of face actuator commands while the face is still."),
         Param("markers_rate_hz", 5.0, "Rate of rviz markers."),
         Param("smoothing_s", 0.25, "Time constant of expression transitions (s)."),
         Param("blink_every_s", 4.0, "Mean interval between blinks (s)."),
@@ -27,6 +28,7 @@ class FaceNode(VoiceNode):
     def __init__(self) -> None:
         super().__init__("face")
         self._face_timers: list = []  # not `_timers`: rclpy.Node keeps its own timers there
+        self._fast = True
 
     def configure_stage(self) -> None:
         self.mixer = FaceMixer(self.param("smoothing_s"), self.param("blink_every_s"))
@@ -45,6 +47,17 @@ class FaceNode(VoiceNode):
     def activate_stage(self) -> None:
         self._face_timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
                              self.create_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
+        self._fast = True
+
+    def _set_pace(self, fast: bool) -> None:
+        """Command the face at rate_hz while it moves, at still_rate_hz (far less CPU) while it does not."""
+        if fast == self._fast or not self._face_timers:
+            return
+        self._fast = fast
+        timer = self._face_timers[0]
+        timer.timer_period_ns = 1e9 / self.param("rate_hz" if fast else "still_rate_hz")
+        if fast:  # the next command goes out within one fast period, not at the end of a still one
+            timer.reset()
 
     def deactivate_stage(self) -> None:
         for t in self._face_timers:
@@ -57,14 +70,17 @@ class FaceNode(VoiceNode):
     def on_state(self, msg) -> None:
         self.mixer.state = State(msg.state)
         self.mixer.turn_id = msg.turn_id
+        self._set_pace(fast=True)
 
     def on_emotion(self, msg) -> None:
         self.mixer.user_emotion = msg.label
         self.user_emotion = (msg.label, msg.valence, msg.arousal)
+        self._set_pace(fast=True)
 
     def on_request(self, msg) -> None:
         if msg.action == msg.ACTION_SAY:
             self.mixer.reply_expression = msg.expression or "neutral"
+            self._set_pace(fast=True)
 
     def on_transcript(self, msg) -> None:
         self.user_text = msg.text
@@ -73,17 +89,20 @@ class FaceNode(VoiceNode):
         self.lips.add([TimedViseme(msg.turn_id, v.viseme, v.phonemes, from_time(v.start),
                                    from_time(v.start) + int(v.duration * 1e9), v.sample_index) for v in msg.visemes])
         self.health.count("visemes_received", len(msg.visemes))
+        self._set_pace(fast=True)
 
     def on_progress(self, msg) -> None:
         if msg.state == msg.INTERRUPTED:  # the mouth stops with the voice
             self.lips.drop(msg.turn_id)
 
     def publish_face(self) -> None:
-        f = self.mixer.step(time.monotonic())
+        t = time.monotonic()
+        f = self.mixer.step(t)
         now = now_ns()
         visemes = [Viseme(viseme=v.viseme, phonemes=v.phonemes, start=to_time(v.start_ns),
                           duration=(v.end_ns - v.start_ns) / 1e9, sample_index=v.sample_index)
                    for v in self.lips.window(now, self.param("viseme_horizon_s"))]
+        self._set_pace(fast=bool(visemes) or self.mixer.moving(t, 1.0 / self.param("still_rate_hz")))
         self._mouth = self.lips.current(now)
         self.face_pub.publish(FaceExpression(
             header=self.header(now, self.param("frame_id")), turn_id=self.mixer.turn_id, expression=f.expression,
