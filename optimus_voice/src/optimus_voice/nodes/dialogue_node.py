@@ -47,7 +47,8 @@ class DialogueNode(VoiceNode):
     def __init__(self) -> None:
         super().__init__("dialogue")
         self.policy: Policy | None = None
-        self._timer = None  # the decision tick, while active
+        self._timer = None  # the decision tick, while there is something to decide or watch
+        self._timer_lock = threading.Lock()
 
     def configure_stage(self) -> None:
         self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
@@ -83,18 +84,25 @@ class DialogueNode(VoiceNode):
     def activate_stage(self) -> None:
         self._last_state = None
         # Decisions are event driven (final transcript, emotion); the timer only ends the wait for an emotion that
-        # does not come and watches for sustained barge-in speech, so 20 Hz is enough, and it sleeps (cancelled)
-        # while nothing is pending and the robot is silent: idle listening costs no ticks.
-        self._timer = self.create_timer(TICK_S, self._decide_pending)
+        # does not come and watches for sustained barge-in speech, so 20 Hz is enough, and it exists only while
+        # something is pending or the robot speaks: idle listening costs no ticks.
+        self._wake()
 
     def _wake(self) -> None:
-        if self._timer is not None and self._timer.is_canceled():
-            self._timer.reset()
+        with self._timer_lock:
+            if self._timer is None:
+                self._timer = self.create_timer(TICK_S, self._decide_pending)
+
+    def _sleep(self) -> None:
+        # Destroyed, not cancelled: the executor skips a destroyed timer it found ready, where calling a cancelled
+        # one raises and ends its spin.
+        with self._timer_lock:
+            if self._timer is not None:
+                self.destroy_timer(self._timer)
+                self._timer = None
 
     def deactivate_stage(self) -> None:
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        self._sleep()
 
     def cleanup_stage(self) -> None:
         self.deactivate_stage()
@@ -189,8 +197,8 @@ class DialogueNode(VoiceNode):
                 self._act(turn_id, reply)
         for old in [t for t in self._emotions if t < self.turns.turn_id]:
             del self._emotions[old]
-        if not self._pending and self.turns.state == State.IDLE and self._timer is not None:
-            self._timer.cancel()
+        if not self._pending and self.turns.state == State.IDLE:
+            self._sleep()
 
     def _llm_reply(self, turn_id: int, text: str, fallback: Reply) -> None:
         """Speak the language model's reply a sentence at a time; on an error before the first sentence, speak the
