@@ -44,7 +44,10 @@ class TurnCounter:
         self._lock = threading.Lock()
 
     def next(self, at_ns: int | None = None) -> int:
-        ms = (now_ns() if at_ns is None else at_ns) // 1_000_000
+        """The id of a turn that opened at `at_ns` (now if None; a time in the future counts as now, or one corrupt
+        stamp would push every later id into the future too)."""
+        now = now_ns()
+        ms = (now if at_ns is None else min(at_ns, now)) // 1_000_000
         with self._lock:
             self._last = max(self._last + 1, ms)
             return self._last
