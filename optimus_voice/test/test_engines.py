@@ -1,5 +1,6 @@
 """Each stage's engine on real models and real speech (no ROS)."""
 
+import itertools
 import re
 
 import numpy as np
@@ -78,6 +79,35 @@ def test_a_complete_sentence_ends_the_turn_fast_with_the_speculative_decode(asr_
     assert asr.speculative_hits == 1, "the final is the decode started at the first pause"
     # The question is complete, so the turn ended after end_silence_ms of silence, not hold_silence_ms.
     assert silence_windows is not None and silence_windows < cfg.hold_silence_ms
+
+
+def test_asr_follows_a_stream_that_jumps_back_and_hands_out_the_turn_audio(asr_parts, data_dir):
+    """A corrupt frame index far ahead, then the real stream again: the turn is still found, with a plausible id
+    and the real positions; and the turn's audio goes out before the events that name its samples."""
+    from optimus_voice.engines.asr import AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
+    from optimus_voice.engines.audio_source import AudioChunk
+    from optimus_voice.stamps import plausible_turn
+
+    vad_cls, recognizer = asr_parts
+    asr = StreamingAsr(vad_cls(), recognizer, AsrConfig(partial_interval_ms=0))
+    order: list = []
+    asr.on_speech_audio = order.append
+    asr.on_pause = order.append
+    events = asr.push(AudioChunk(np.zeros(320, np.float32), 2**62, 0))
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", realtime=False, lead_silence_s=0.3).chunks():
+        new = asr.push(chunk)
+        order += new
+        events += new
+    final = next(e for e in events if isinstance(e, TranscriptEvent) and e.is_final)
+    assert "look like" in final.hypothesis.text.lower() and plausible_turn(final.turn_id)
+    assert 0 < final.start_index < 16000
+    audio = [a for a in order if isinstance(a, SpeechAudio)]
+    assert audio[0].first_sample_index == final.start_index
+    assert all(b.first_sample_index == a.first_sample_index + len(a.samples) for a, b in itertools.pairwise(audio))
+    for event in (e for e in order if isinstance(e, VadEvent)):
+        heard = [a for a in order[:order.index(event)] if isinstance(a, SpeechAudio)]
+        assert heard and heard[-1].first_sample_index + len(heard[-1].samples) >= max(event.start_index,
+                                                                                      event.end_index)
 
 
 def test_a_pause_after_and_does_not_end_the_turn(asr_parts):

@@ -35,7 +35,7 @@ def random_messages(rng: random.Random):
         kind = rng.randrange(6)
         turn = rng.choice([0, 1, rng.getrandbits(63), now_ns() // 1_000_000])
         if kind == 0:
-            yield topics.AUDIO_IN, random_frame(rng)
+            yield rng.choice([topics.AUDIO_IN, topics.USER_SPEECH]), random_frame(rng)
         elif kind == 1:
             yield topics.AUDIO_OUT, random_frame(rng)
         elif kind == 2:
@@ -73,11 +73,12 @@ def test_every_node_survives_thousands_of_bad_messages_and_still_works(ros_graph
              "dialogue": ros_graph.add(DialogueNode), "tts": ros_graph.add(TtsNode),
              "audio_out": ros_graph.add(AudioOutNode, output="wav", wav_path=str(tmp_path / "out.wav")),
              "face": ros_graph.add(FaceNode)}
-    inputs = [topics.AUDIO_IN, topics.AUDIO_OUT, topics.TRANSCRIPT, topics.VOICE_ACTIVITY, topics.SPEECH_REQUEST,
-              topics.SPEECH_PROGRESS, topics.PLAYBACK]
+    inputs = [topics.AUDIO_IN, topics.USER_SPEECH, topics.AUDIO_OUT, topics.TRANSCRIPT, topics.VOICE_ACTIVITY,
+              topics.SPEECH_REQUEST, topics.SPEECH_PROGRESS, topics.PLAYBACK]
     pubs = {t.name: probe.publisher(t) for t in inputs}
-    subscribers = {topics.AUDIO_IN: ["asr", "emotion"], topics.TRANSCRIPT: ["emotion", "dialogue", "face"],
-                   topics.AUDIO_OUT: ["audio_out"], topics.SPEECH_REQUEST: ["tts", "audio_out", "face"]}
+    subscribers = {topics.AUDIO_IN: ["asr"], topics.USER_SPEECH: ["emotion"],
+                   topics.TRANSCRIPT: ["emotion", "dialogue", "face"], topics.AUDIO_OUT: ["audio_out"],
+                   topics.SPEECH_REQUEST: ["tts", "audio_out", "face"]}
     for topic, names in subscribers.items():
         assert wait_matched(probe, topic, *(nodes[n] for n in names))
 

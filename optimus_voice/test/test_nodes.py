@@ -72,6 +72,12 @@ def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, prob
     pause = activity[-2]  # the user stayed silent: the last pause is where the turn ended
     assert pause.end_sample_index == activity[-1].end_sample_index
     assert {a.turn_id for a in activity} == {transcript.turn_id}
+    # The turn's audio, for the emotion node: gapless, of this turn, from its start (preroll included) past its end.
+    speech = probe.of(topics.USER_SPEECH)
+    assert {f.turn_id for f in speech} == {transcript.turn_id}
+    assert speech[0].first_sample_index == activity[0].start_sample_index
+    assert all(b.first_sample_index == a.first_sample_index + len(a.data) // 2 for a, b in itertools.pairwise(speech))
+    assert speech[-1].first_sample_index + len(speech[-1].data) // 2 >= activity[-1].end_sample_index
     # Stamps tell the story of the turn: speech start < speech end <= word times <= transcript stamp.
     start, end = from_time(transcript.speech_start), from_time(transcript.speech_end)
     assert start < end <= from_time(transcript.header.stamp)
@@ -204,13 +210,15 @@ def test_emotion_node_fuses_the_voice_of_a_turn_with_its_words(ros_graph, probe,
     from optimus_voice_msgs.msg import Emotion, Transcript, VoiceActivity
 
     node = ros_graph.add(EmotionNode)
-    audio, activity, transcripts = (probe.publisher(t) for t in (topics.AUDIO_IN, topics.VOICE_ACTIVITY,
+    audio, activity, transcripts = (probe.publisher(t) for t in (topics.USER_SPEECH, topics.VOICE_ACTIVITY,
                                                                    topics.TRANSCRIPT))
-    for topic in (topics.AUDIO_IN, topics.VOICE_ACTIVITY, topics.TRANSCRIPT):
+    for topic in (topics.USER_SPEECH, topics.VOICE_ACTIVITY, topics.TRANSCRIPT):
         assert wait_matched(probe, topic, node)
     chunks = list(FileSource(data_dir / "cv_concourse.wav", realtime=False).chunks())
     for chunk in chunks:
-        audio.publish(audio_frame(to_s16le(chunk.samples), chunk.first_sample_index))
+        msg = audio_frame(to_s16le(chunk.samples), chunk.first_sample_index)
+        msg.turn_id = 42
+        audio.publish(msg)
         time.sleep(0.002)
     end = chunks[-1].first_sample_index + len(chunks[-1].samples)
     activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=42, start_sample_index=0))

@@ -29,6 +29,8 @@ class Topic:
 
 
 AUDIO_IN = Topic("/audio/in", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR, "microphone audio, 16 kHz mono")
+USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
+                    "the user's speech, turn by turn (frames carry the turn id): /audio/in cut by the voice activity")
 VOICE_ACTIVITY = Topic("/voice_activity", "optimus_voice_msgs/msg/VoiceActivity", QosClass.EVENTS,
                        "user speech start/ongoing/end with turn id")
 TRANSCRIPT = Topic("/transcript", "optimus_voice_msgs/msg/Transcript", QosClass.EVENTS,
@@ -53,6 +55,6 @@ FACE_MARKERS = Topic("/face/markers", "visualization_msgs/msg/MarkerArray", QosC
 DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", QosClass.EVENTS,
                     "health and timings of every node")
 
-ALL = (AUDIO_IN, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
+ALL = (AUDIO_IN, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
        SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}

@@ -76,6 +76,17 @@ class VadEvent:
 
 
 @dataclass
+class SpeechAudio:
+    """Audio of the user's turn, in stream order: the preroll and first speech when the turn opens, then each
+    chunk while it lasts (the pause and the end come after the audio they refer to)."""
+
+    turn_id: int
+    first_sample_index: int
+    samples: np.ndarray
+    stamp_ns: int      # capture time of the first sample
+
+
+@dataclass
 class TranscriptEvent:
     turn_id: int
     hypothesis: Hypothesis
@@ -137,13 +148,17 @@ class StreamingAsr:
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
         # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
         self.on_pause: Callable[[VadEvent], None] | None = None
+        # Called with the audio of each turn as it arrives, so the voice can be analysed without all the audio.
+        self.on_speech_audio: Callable[[SpeechAudio], None] | None = None
 
     def stamp(self, index: int) -> int:
         ref_index, ref_ns = self._ref
         return ref_ns + (index - ref_index) * NS_PER_S // SAMPLE_RATE
 
     def push(self, chunk: AudioChunk) -> list[VadEvent | TranscriptEvent]:
-        if chunk.first_sample_index > self._index + WINDOW:  # a gap: audio was dropped upstream
+        # The VAD holds back under one window, so a chunk normally starts in [_index, _index + WINDOW). Anything else
+        # is a gap (audio dropped upstream) or a jump back (a restarted or corrupt stream): follow the new position.
+        if not self._index <= chunk.first_sample_index <= self._index + WINDOW:
             self._index = chunk.first_sample_index
         self._ref = (chunk.first_sample_index, chunk.stamp_ns)
         events: list[VadEvent | TranscriptEvent] = []
@@ -168,6 +183,7 @@ class StreamingAsr:
         if self._turn is not None:
             self._turn.audio.append(samples)
             self._turn.samples += len(samples)
+            self._speech_audio(self._ref[0], samples)
         self._preroll.append(samples)
         self._preroll_samples += len(samples)
         # Enough for the preroll, the speech the VAD needs to open a turn, and its reaction time.
@@ -222,7 +238,12 @@ class StreamingAsr:
         self._turn.last_partial_at = self._turn.samples
         self._silence_run = 0
         self._speech_run = 0
+        self._speech_audio(start_index, self._turn.audio[0])
         return VadEvent("start", turn_id, p, start_index, start_ns)
+
+    def _speech_audio(self, first_index: int, samples: np.ndarray) -> None:
+        if self.on_speech_audio is not None and len(samples):
+            self.on_speech_audio(SpeechAudio(self._turn.turn_id, first_index, samples, self.stamp(first_index)))
 
     def _turn_audio(self) -> np.ndarray:
         t = self._turn

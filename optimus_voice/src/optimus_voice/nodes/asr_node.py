@@ -1,4 +1,5 @@
-"""ASR node: /audio/in -> /voice_activity and /transcript (partial and final), Silero VAD + Whisper."""
+"""ASR node: /audio/in -> /voice_activity, /transcript (partial and final) and /audio/user_speech (the audio of
+each turn), Silero VAD + Whisper."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import threading
 from dataclasses import asdict, fields
 
 from optimus_voice import topics
-from optimus_voice.audio import SAMPLE_RATE, AudioFormatError, decode_pcm
-from optimus_voice.engines.asr import CONFIG_HELP, AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
+from optimus_voice.audio import S16LE, SAMPLE_RATE, AudioFormatError, decode_pcm, to_s16le
+from optimus_voice.engines.asr import CONFIG_HELP, AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
 from optimus_voice.engines.audio_source import AudioChunk
 from optimus_voice.engines.vad import SileroVad
 from optimus_voice.engines.whisper import WhisperRecognizer
 from optimus_voice.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, stop_worker, to_time
-from optimus_voice_msgs.msg import Transcript, VoiceActivity, Word
+from optimus_voice_msgs.msg import AudioFrame, Transcript, VoiceActivity, Word
 
 _DEFAULTS = AsrConfig()
 
@@ -49,9 +50,11 @@ class AsrNode(VoiceNode):
                                        full_window=self.param("full_window"))
         self.engine = StreamingAsr(vad, recognizer, cfg)
         self.engine.on_pause = self._publish
+        self.engine.on_speech_audio = self._publish_speech
         self.vad_pub = self.publisher(topics.VOICE_ACTIVITY)
+        self.speech_pub = self.publisher(topics.USER_SPEECH)
         self.transcript_pub = self.publisher(topics.TRANSCRIPT)
-        self.subscribe(topics.AUDIO_IN, self.on_audio)
+        self.subscribe(topics.AUDIO_IN, self.on_audio, own_thread=True)
         self._worker = threading.Thread(target=self._work, name="asr", daemon=True)
         self._worker.start()
 
@@ -86,6 +89,11 @@ class AsrNode(VoiceNode):
             except Exception as exc:  # noqa: BLE001 - keep listening whatever one chunk did
                 self.get_logger().error(f"recognition failed: {exc}")
                 self.health.problem("engine_errors", f"recognition failed: {exc}", Level.ERROR)
+
+    def _publish_speech(self, audio: SpeechAudio) -> None:
+        self.speech_pub.publish(AudioFrame(
+            header=self.header(audio.stamp_ns), encoding=S16LE, sample_rate=SAMPLE_RATE, channels=1,
+            first_sample_index=audio.first_sample_index, turn_id=audio.turn_id, data=to_s16le(audio.samples)))
 
     def _publish(self, event: VadEvent | TranscriptEvent) -> None:
         if isinstance(event, VadEvent):

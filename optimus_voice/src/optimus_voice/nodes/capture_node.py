@@ -76,6 +76,10 @@ class CaptureNode(VoiceNode):
                 self.health.problem("source_errors", str(exc), Level.ERROR)
                 self.health.set_status(Level.ERROR, str(exc))
                 self._stop.wait(self.param("retry_s"))
+            except Exception:
+                if not self.context.ok():  # Ctrl-C shut ROS down before this thread stopped: nothing to report
+                    return
+                raise
 
 
 def main(args: list[str] | None = None) -> None:

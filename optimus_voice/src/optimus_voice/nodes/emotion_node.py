@@ -1,8 +1,9 @@
-"""Emotion node: the user's voice (/audio/in, segmented by /voice_activity) and words (/transcript) -> /emotion.
+"""Emotion node: the user's voice (/audio/user_speech, with /voice_activity) and words (/transcript) -> /emotion.
 
 Per turn: partial estimates while the user speaks, one final estimate fusing voice and words, and the user's mood
 across turns. The acoustic estimate is computed in a worker thread as soon as the ASR's first-pause partial
-arrives, so it is usually ready when the final transcript comes; the final is then one text lookup away.
+arrives, so it is usually ready when the final transcript comes; the final is then one text lookup away. The
+voice comes from the ASR, cut to the user's turns: the node costs nothing while nobody speaks.
 """
 
 from __future__ import annotations
@@ -25,21 +26,34 @@ from optimus_voice_msgs.msg import Emotion
 # A voice estimate made on all but the last 100 ms of a turn is reused for the turn's final estimate.
 REUSE_WITHIN = SAMPLE_RATE // 10
 PARTIAL_EVERY = SAMPLE_RATE
+AUDIO_WAIT_S = 0.2
 
 
 class AudioRing:
-    """The last `seconds` of microphone audio, addressed by stream sample index."""
+    """The last `seconds` of the user's speech, addressed by stream sample index."""
 
     def __init__(self, seconds: float) -> None:
         self.frames: deque[tuple[int, np.ndarray]] = deque()
         self.limit = int(seconds * SAMPLE_RATE)
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
 
     def add(self, index: int, samples: np.ndarray) -> None:
         with self.lock:
             self.frames.append((index, samples))
             while self.frames and index - self.frames[0][0] > self.limit:
                 self.frames.popleft()
+            self.lock.notify_all()
+
+    def end(self) -> int:
+        """Stream index just after the latest audio (0 when empty)."""
+        with self.lock:
+            return self.frames[-1][0] + len(self.frames[-1][1]) if self.frames else 0
+
+    def wait_for(self, start: int, end: int, timeout_s: float) -> bool:
+        """Wait until the audio of a turn that has begun to arrive (any after `start`) reaches `end`: the ASR
+        publishes it just before the event naming `end`, but on another topic."""
+        with self.lock:
+            return self.lock.wait_for(lambda: not start < self.end() < end, timeout_s)
 
     def get(self, start: int, end: int | None) -> np.ndarray:
         with self.lock:
@@ -55,7 +69,7 @@ class EmotionNode(VoiceNode):
         Param("acoustic", True, "Use the voice (our speech-emotion model) as well as the words."),
         Param("model_path", "", "Emotion model (.onnx); empty: models/emotion/emotion_mlp.onnx of the package."),
         Param("text_weight", 0.8, "Weight of the words against the voice, scaled by how emotional the words are."),
-        Param("buffer_s", 30.0, "Seconds of microphone audio kept for the acoustic model."),
+        Param("buffer_s", 30.0, "Seconds of the user's speech kept for the acoustic model."),
     )
 
     def __init__(self) -> None:
@@ -79,7 +93,7 @@ class EmotionNode(VoiceNode):
         self._turns: dict[int, dict] = {}   # turn -> {start, end, acoustic: (end index, estimate)}
         self._lock = threading.Lock()
         self.pub = self.publisher(topics.EMOTION)
-        self.subscribe(topics.AUDIO_IN, self.on_audio)
+        self.subscribe(topics.USER_SPEECH, self.on_audio)
         self.subscribe(topics.VOICE_ACTIVITY, self.on_voice_activity)
         self.subscribe(topics.TRANSCRIPT, self.on_transcript)
         self._worker = threading.Thread(target=self._work, name="emotion", daemon=True)
@@ -145,6 +159,8 @@ class EmotionNode(VoiceNode):
         end, cached = turn.get("end") or until, turn.get("acoustic")
         if cached is not None and end is not None and cached[0] >= end - REUSE_WITHIN:
             return cached[1]
+        if end is not None and not self.ring.wait_for(turn["start"], end, AUDIO_WAIT_S):
+            self.health.problem("late_audio", f"turn {turn_id}: its audio had not arrived with its end")
         audio = self.ring.get(turn["start"], end)
         if len(audio) <= SAMPLE_RATE // 4:
             return cached[1] if cached else None
