@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/asr.py
 	$(PY) bench/dialogue.py
 	$(PY) bench/tts.py
+	$(PY) bench/idle.py
 
 clean:
 	rm -rf build log out

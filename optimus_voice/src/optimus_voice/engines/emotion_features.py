@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from optimus_voice.audio import SAMPLE_RATE
+from optimus_voice.engines.whisper import FRAMES_PER_S, WINDOW_STEP
 
-FRAMES_PER_S = 100
 MIN_SECONDS = 0.5
-WINDOW_STEP = 50  # mel frames (0.5 s)
 
 
 class EmotionFeatures:

@@ -19,6 +19,7 @@ from optimus_voice.engines.models import whisper_model_path
 
 FULL_WINDOW_S = 30.0     # Whisper's training window: the encoder's positional embeddings end here
 FRAMES_PER_S = 100       # log-mel frames per second
+WINDOW_STEP = 50         # mel windows are whole half seconds
 MAX_NEW_TOKENS = 200
 TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
 
@@ -102,7 +103,10 @@ class WhisperRecognizer:
         if self.full_window:
             return full
         want = n_frames + int(self.window_pad_s * FRAMES_PER_S)
-        return min(full, want + want % 2)  # the encoder's convolution halves the frames
+        # Whole WINDOW_STEP frames (even, as the encoder's convolution halves them): CTranslate2 keeps buffers for
+        # every input shape it has seen, so a window of each utterance's own length grew the node by 200 MB in 300
+        # decodes; rounded, 50 MB.
+        return min(full, -(-want // WINDOW_STEP) * WINDOW_STEP)
 
     def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True) -> Hypothesis:
         """Text (and word times relative to samples[0]) of one utterance; longer than 30 s is cut in pieces.
