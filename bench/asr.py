@@ -105,7 +105,8 @@ def main() -> int:
     ns = parser.parse_args()
 
     full = WhisperRecognizer(full_window=True)
-    short = WhisperRecognizer(window_pad_s=1.0)  # the ASR node's defaults
+    # the ASR node's defaults, with the second worker that `--set background_partials=true` uses
+    short = WhisperRecognizer(window_pad_s=1.0, workers=2)
     cfg = AsrConfig()
     for item in ns.set:
         field, value = item.split("=", 1)

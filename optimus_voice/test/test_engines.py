@@ -19,7 +19,7 @@ def asr_parts():
     from optimus_voice.engines.vad import SileroVad
     from optimus_voice.engines.whisper import WhisperRecognizer
 
-    return SileroVad, WhisperRecognizer()
+    return SileroVad, WhisperRecognizer(workers=2)  # as the ASR node has it, for partials in the background
 
 
 def run_stream(asr, path, **kw):
@@ -48,16 +48,32 @@ def test_streaming_asr_on_real_speech(asr_parts, data_dir):
     assert ends[0].end_index <= (0.5 + 2.6) * 16000
 
 
-def test_partials_have_a_stable_prefix(asr_parts, data_dir):
-    from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent
+def test_partials_have_a_stable_prefix_and_decoding_them_in_the_background_changes_no_turn(asr_parts, data_dir):
+    from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
 
     vad_cls, recognizer = asr_parts
-    asr = StreamingAsr(vad_cls(), recognizer, AsrConfig(partial_interval_ms=500.0, hold_silence_ms=900.0))
-    events = run_stream(asr, data_dir / "jfk.wav", lead_silence_s=0.3)
-    partials = [e for e in events if isinstance(e, TranscriptEvent) and not e.is_final]
-    assert partials
-    for e in partials:
-        assert 0 <= e.stable_words <= len(e.hypothesis.text.split())
+    runs = {}
+    for background in (False, True):
+        cfg = AsrConfig(partial_interval_ms=500.0, hold_silence_ms=900.0, background_partials=background)
+        asr = StreamingAsr(vad_cls(), recognizer, cfg)
+        runs[background] = run_stream(asr, data_dir / "jfk.wav", lead_silence_s=0.3)
+        asr.close()
+    for events in runs.values():
+        partials = [e for e in events if isinstance(e, TranscriptEvent) and not e.is_final]
+        assert partials
+        for e in partials:
+            assert 0 <= e.stable_words <= len(e.hypothesis.text.split())
+        # Every partial comes before its turn's final, never after it.
+        finals_at = {e.turn_id: i for i, e in enumerate(events) if isinstance(e, TranscriptEvent) and e.is_final}
+        assert all(i < finals_at[e.turn_id] for i, e in enumerate(events)
+                   if isinstance(e, TranscriptEvent) and not e.is_final)
+
+    def turns(events):
+        return [(e.kind, e.start_index, e.end_index) for e in events if isinstance(e, VadEvent)], \
+               [e.hypothesis.text for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+
+    # The voice activity and the finals do not depend on where the partials are decoded.
+    assert turns(runs[True]) == turns(runs[False])
 
 
 def test_a_complete_sentence_ends_the_turn_fast_with_the_speculative_decode(asr_parts, data_dir):

@@ -2,7 +2,8 @@
 
 StreamingAsr turns a stream of AudioChunks into voice-activity events and partial/final transcripts. It is
 synchronous: the caller runs it in its own thread, so a decode never blocks audio intake (audio queues while a
-decode runs and the VAD catches up in a few milliseconds).
+decode runs and the VAD catches up in a few milliseconds). With `background_partials`, partials are decoded on a
+thread of their own: the VAD keeps up while one runs, and the speculative final at a pause never waits for one.
 
 Endpointing: at the first short pause the final decode starts speculatively. If the text reads as a finished
 sentence, `end_silence_ms` of silence ends the turn; if it trails off ("and", "um", a comma) the turn waits up to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +47,7 @@ class AsrConfig:
     pad_trailing: bool = True           # make up trailing silence not yet heard with digital silence
     partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
     partial_max_lag_ms: float = 150.0   # skip a partial while the audio being processed is older than this
+    background_partials: bool = False   # decode partials on a thread of their own (a second recognizer worker)
 
 
 CONFIG_HELP = {
@@ -61,6 +64,8 @@ CONFIG_HELP = {
     "partial_interval_ms": "Speech between partial transcripts (ms); 0 disables partials.",
     "partial_max_lag_ms": "Skip a partial while the audio being processed is older than this (ms): catching up "
                           "with real time comes first.",
+    "background_partials": "Decode partials on a thread of their own (the recognizer gets a second worker), so "
+                           "the final decode at a pause never waits for one; worth it with cores to spare.",
 }
 
 
@@ -148,6 +153,8 @@ class StreamingAsr:
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
         # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
         self.on_pause: Callable[[VadEvent], None] | None = None
+        self._partials = ThreadPoolExecutor(1, "asr-partial") if self.cfg.background_partials else None
+        self._pending: Future | None = None  # the partial decoding there; dropped when its turn pauses or ends
         # Called with the audio of each turn as it arrives, so the voice can be analysed without all the audio.
         self.on_speech_audio: Callable[[SpeechAudio], None] | None = None
 
@@ -177,6 +184,11 @@ class StreamingAsr:
     def flush(self) -> list[VadEvent | TranscriptEvent]:
         """End any open turn now (end of stream)."""
         return self._end_turn(self._index) if self._turn else []
+
+    def close(self) -> None:
+        """Stop the partials' thread (a decode it is running is dropped)."""
+        if self._partials is not None:
+            self._partials.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _keep(self, samples: np.ndarray) -> None:
@@ -214,6 +226,7 @@ class StreamingAsr:
             if self.on_pause is not None:
                 self.on_pause(VadEvent("ongoing", t.turn_id, p, t.start_index, t.start_ns, end_index,
                                        self.stamp(end_index)))
+            self._pending = None  # a partial still decoding is older than what the pause decodes
             hyp = self._decode(end_index, word_timestamps=True)
             t.speculative = (end_index, hyp)
             events.append(self._partial_event(hyp))
@@ -272,15 +285,28 @@ class StreamingAsr:
 
     def _maybe_partial(self) -> list[TranscriptEvent]:
         t = self._turn
+        events = self._decoded_partial()
         interval = ms_to_samples(self.cfg.partial_interval_ms)
         # No partial during a pause: nothing new was said, and the speculative final covers it.
-        if interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval:
-            return []
+        if (interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval
+                or self._pending is not None):
+            return events
         if (now_ns() - self._ref[1]) / 1e6 > self.cfg.partial_max_lag_ms:
-            return []  # behind real time (a decode took long): a stale partial would only delay the final
+            return events  # behind real time (a decode took long): a stale partial would only delay the final
         t.last_partial_at = t.samples
-        hyp = self.recognizer.transcribe(self._turn_audio(), word_timestamps=False, fallback=False)
-        return [self._partial_event(hyp)]
+        audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays
+        if self._partials is None:
+            return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False))]
+        self._pending = self._partials.submit(self.recognizer.transcribe, audio, word_timestamps=False,
+                                              fallback=False)
+        return events
+
+    def _decoded_partial(self) -> list[TranscriptEvent]:
+        """The background partial, once decoded."""
+        if self._pending is None or not self._pending.done():
+            return []
+        decode, self._pending = self._pending, None
+        return [self._partial_event(decode.result())]
 
     def _end_turn(self, end_index: int) -> list[VadEvent | TranscriptEvent]:
         t = self._turn
@@ -291,6 +317,7 @@ class StreamingAsr:
         else:
             hyp = self._decode(end_index, word_timestamps=True)
         self._turn = None
+        self._pending = None
         self._silence_run = 0
         n = len(hyp.text.split())
         return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),

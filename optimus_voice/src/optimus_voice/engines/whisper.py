@@ -79,13 +79,14 @@ class WhisperRecognizer:
 
     def __init__(self, model_path: str = "", device: str = "cpu", compute_type: str = "int8", beam_size: int = 1,
                  threads: int = 1, no_speech_threshold: float = 0.6, logprob_threshold: float = -1.0,
-                 window_pad_s: float = 1.0, full_window: bool = False) -> None:
+                 window_pad_s: float = 1.0, full_window: bool = False, workers: int = 1) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
+        # workers > 1: decodes from that many threads run in parallel (CTranslate2 shares the weights)
         self.model = WhisperModel(str(whisper_model_path(model_path)), device=device, compute_type=compute_type,
-                                  cpu_threads=threads, local_files_only=True)
+                                  cpu_threads=threads, num_workers=workers, local_files_only=True)
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
                                    language="en")
         self.suppress = list(get_suppressed_tokens(self.tokenizer, [-1]))

@@ -47,7 +47,8 @@ class AsrNode(VoiceNode):
         recognizer = WhisperRecognizer(self.param("model_path"), device=self.param("device"),
                                        compute_type=self.param("compute_type"), beam_size=self.param("beam_size"),
                                        threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
-                                       full_window=self.param("full_window"))
+                                       full_window=self.param("full_window"),
+                                       workers=2 if cfg.background_partials else 1)
         self.engine = StreamingAsr(vad, recognizer, cfg)
         self.engine.on_pause = self._publish
         self.engine.on_speech_audio = self._publish_speech
@@ -61,6 +62,8 @@ class AsrNode(VoiceNode):
     def cleanup_stage(self) -> None:
         stop_worker(self._queue, self._worker)
         self._worker = None
+        if self.engine is not None:
+            self.engine.close()
         self.engine = None
 
     def on_audio(self, msg) -> None:
