@@ -153,10 +153,10 @@ class StreamingAsr:
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
         # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
         self.on_pause: Callable[[VadEvent], None] | None = None
-        self._partials = ThreadPoolExecutor(1, "asr-partial") if self.cfg.background_partials else None
-        self._pending: Future | None = None  # the partial decoding there; dropped when its turn pauses or ends
         # Called with the audio of each turn as it arrives, so the voice can be analysed without all the audio.
         self.on_speech_audio: Callable[[SpeechAudio], None] | None = None
+        self._partials = ThreadPoolExecutor(1, "asr-partial") if self.cfg.background_partials else None
+        self._pending: Future | None = None  # the partial decoding there; dropped when its turn pauses or ends
 
     def stamp(self, index: int) -> int:
         ref_index, ref_ns = self._ref
