@@ -43,8 +43,10 @@ def test_streaming_asr_on_real_speech(asr_parts, data_dir):
     assert final.turn_id == starts[0].turn_id
     assert {"meet", "you", "concourse"} <= words(final.hypothesis.text)
     assert final.hypothesis.words and all(0 <= w.confidence <= 1 for w in final.hypothesis.words)
-    # Speech starts after the half second of lead silence (minus the preroll), and ends before the clip does.
-    assert 0.1 * 16000 <= starts[0].start_index <= 0.9 * 16000
+    # Speech starts after the half second of lead silence (the turn starts the preroll before, or at the stream's
+    # start), and ends before the clip does.
+    preroll = int(asr.cfg.preroll_ms * 16)
+    assert 0.4 * 16000 <= starts[0].start_index + preroll <= 1.2 * 16000
     assert ends[0].end_index <= (0.5 + 2.6) * 16000
 
 

@@ -42,7 +42,7 @@ class AsrConfig:
     end_silence_ms: float = 256.0       # silence that ends a turn after a complete sentence
     hold_silence_ms: float = 800.0      # silence that ends a turn that trails off (and any turn at the latest)
     max_turn_s: float = 20.0            # a turn is cut here however the user goes on
-    preroll_ms: float = 300.0           # audio kept in front of the detected speech start
+    preroll_ms: float = 600.0           # audio kept in front of the detected speech start
     trailing_ms: float = 500.0          # silence decoded after the end of speech
     pad_trailing: bool = True           # make up trailing silence not yet heard with digital silence
     partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
@@ -148,6 +148,7 @@ class StreamingAsr:
         self._speech_run = 0
         self._silence_run = 0
         self._turn: _Turn | None = None
+        self._handed_out = 0       # stream index up to which turn audio went to on_speech_audio
         self.last_probability = 0.0
         self.speculative_hits = 0  # finals that reused the decode started at the pause
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
@@ -167,6 +168,7 @@ class StreamingAsr:
         # is a gap (audio dropped upstream) or a jump back (a restarted or corrupt stream): follow the new position.
         if not self._index <= chunk.first_sample_index <= self._index + WINDOW:
             self._index = chunk.first_sample_index
+            self._handed_out = min(self._handed_out, self._index)
         self._ref = (chunk.first_sample_index, chunk.stamp_ns)
         events: list[VadEvent | TranscriptEvent] = []
         pending_start = self._index
@@ -251,12 +253,16 @@ class StreamingAsr:
         self._turn.last_partial_at = self._turn.samples
         self._silence_run = 0
         self._speech_run = 0
-        self._speech_audio(start_index, self._turn.audio[0])
+        # The preroll may reach back into the previous turn (Whisper reads a word better with what led up to it);
+        # the turn's audio is handed out from where the previous turn's ended, so none is handed out twice.
+        skip = min(max(0, self._handed_out - start_index), len(self._turn.audio[0]))
+        self._speech_audio(start_index + skip, self._turn.audio[0][skip:])
         return VadEvent("start", turn_id, p, start_index, start_ns)
 
     def _speech_audio(self, first_index: int, samples: np.ndarray) -> None:
         if self.on_speech_audio is not None and len(samples):
             self.on_speech_audio(SpeechAudio(self._turn.turn_id, first_index, samples, self.stamp(first_index)))
+        self._handed_out = max(self._handed_out, first_index + len(samples))
 
     def _turn_audio(self) -> np.ndarray:
         t = self._turn
