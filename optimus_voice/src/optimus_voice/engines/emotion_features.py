@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimus_voice.audio import SAMPLE_RATE
-from optimus_voice.engines.whisper import FRAMES_PER_S, WINDOW_STEP
+from optimus_voice.engines.whisper import FRAMES_PER_S, padded_window
 
 MIN_SECONDS = 0.5
 
@@ -36,9 +36,7 @@ class EmotionFeatures:
         samples = samples[: 29 * SAMPLE_RATE]
         mel = self.model.feature_extractor(samples)           # (80, frames), Whisper's log-mel scaling
         n = min(mel.shape[-1], int(len(samples) / SAMPLE_RATE * FRAMES_PER_S) + 1)
-        # the utterance plus 1 s, as the ASR decodes it, rounded up to whole WINDOW_STEP frames: CTranslate2 keeps
-        # buffers for every input shape it has seen, so each new length would cost memory for the node's lifetime
-        window = -(-(n + 100) // WINDOW_STEP) * WINDOW_STEP
+        window = padded_window(n, 1.0)  # as the ASR decodes it: a bounded set of shapes, so memory stays level
         padded = np.pad(mel[:, :window], ((0, 0), (0, max(0, window - mel.shape[-1]))))
         states = np.array(self.model.encode(padded))[0][: n // 2]  # (positions, 384), 20 ms per position
         encoder = np.concatenate([states.mean(0), states.std(0)])

@@ -24,6 +24,14 @@ MAX_NEW_TOKENS = 200
 TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
 
 
+def padded_window(n_frames: int, pad_s: float) -> int:
+    """Mel frames to encode for n_frames of speech: plus pad_s, in whole WINDOW_STEP frames (even, as the encoder's
+    convolution halves them), at most Whisper's 30 s. CTranslate2 keeps buffers for every input shape it has seen,
+    so a window of each utterance's own length grew the recognizer by 200 MB in 300 decodes; rounded, 50 MB."""
+    want = n_frames + int(pad_s * FRAMES_PER_S)
+    return min(int(FULL_WINDOW_S * FRAMES_PER_S), -(-want // WINDOW_STEP) * WINDOW_STEP)
+
+
 def trim_repetition(tokens: list[int], min_unit: int = 3, min_repeat: int = 4) -> list[int]:
     """Cut a greedy decoding loop ("What did he look like? What did he look like? What...") to its first pass.
 
@@ -100,14 +108,7 @@ class WhisperRecognizer:
 
     def window_frames(self, n_frames: int) -> int:
         """Mel frames to encode for an utterance of n_frames: the utterance plus padding, at most 30 s."""
-        full = int(FULL_WINDOW_S * FRAMES_PER_S)
-        if self.full_window:
-            return full
-        want = n_frames + int(self.window_pad_s * FRAMES_PER_S)
-        # Whole WINDOW_STEP frames (even, as the encoder's convolution halves them): CTranslate2 keeps buffers for
-        # every input shape it has seen, so a window of each utterance's own length grew the node by 200 MB in 300
-        # decodes; rounded, 50 MB.
-        return min(full, -(-want // WINDOW_STEP) * WINDOW_STEP)
+        return int(FULL_WINDOW_S * FRAMES_PER_S) if self.full_window else padded_window(n_frames, self.window_pad_s)
 
     def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True) -> Hypothesis:
         """Text (and word times relative to samples[0]) of one utterance; longer than 30 s is cut in pieces.
