@@ -443,6 +443,17 @@ def test_whisper_loops_are_cut_to_their_first_pass():
     assert trim_repetition(life + life[:8]) == life
 
 
+def test_a_looping_decode_is_redone_with_a_longer_window_not_straight_the_30s_one(asr_parts, data_dir):
+    # JFK's "ask" after his pause, alone with half a second of silence, loops in its own 2.5 s window ("ask ask
+    # ask"): the 15 s window reads it once, and the 30 s one (three times slower) is not needed.
+    _, recognizer = asr_parts
+    audio = load_audio(data_dir / "jfk.wav")
+    clip = np.concatenate([audio[2 * 16000:4 * 16000], np.zeros(8000, np.float32)])
+    before = recognizer.fallbacks.copy()
+    hyp = recognizer.transcribe(clip)
+    assert recognizer.fallbacks - before == {15.0: 1}
+    assert [w.text.strip(".,!?").lower() for w in hyp.words] == ["ask"]
+
 def test_acoustic_emotion_scores_real_speech_and_fusion_weighs_emotional_words(data_dir):
     from optimus_voice.engines.acoustic_emotion import AcousticEmotion, fuse
     from optimus_voice.engines.emotion import LABELS, TextEmotion

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from optimus_voice.audio import SAMPLE_RATE
 from optimus_voice.engines.models import whisper_model_path
 
 FULL_WINDOW_S = 30.0     # Whisper's training window: the encoder's positional embeddings end here
+# Windows a degenerate decode is redone with, in turn: 15 s mends most loops in a third of the 30 s window's time.
+FALLBACK_WINDOWS_S = (15.0, FULL_WINDOW_S)
 FRAMES_PER_S = 100       # log-mel frames per second
 WINDOW_STEP = 50         # mel windows are whole half seconds
 MAX_NEW_TOKENS = 200
@@ -104,7 +107,7 @@ class WhisperRecognizer:
         self.logprob_threshold = logprob_threshold
         self.window_pad_s = window_pad_s
         self.full_window = full_window
-        self.fallbacks = 0  # decodes redone with the full window
+        self.fallbacks: Counter[float] = Counter()  # decodes redone with a longer window, by its seconds
 
     def window_frames(self, n_frames: int) -> int:
         """Mel frames to encode for an utterance of n_frames: the utterance plus padding, at most 30 s."""
@@ -157,10 +160,13 @@ class WhisperRecognizer:
 
     def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool) -> Hypothesis:
         encoded, n_frames, tokens, result, degenerate = self._generate(samples, None)
-        if degenerate and fallback and not self.full_window:
-            # Fall back to the 30 s window Whisper was trained on (as Whisper falls back to higher temperatures).
-            self.fallbacks += 1
-            encoded, n_frames, tokens, result, _ = self._generate(samples, int(FULL_WINDOW_S * FRAMES_PER_S))
+        # Fall back to longer windows, up to the 30 s Whisper was trained on (as Whisper falls back to higher
+        # temperatures).
+        longer = [s for s in FALLBACK_WINDOWS_S if s * FRAMES_PER_S > self.window_frames(n_frames)]
+        while degenerate and fallback and longer and not self.full_window:
+            window_s = longer.pop(0)
+            self.fallbacks[window_s] += 1
+            encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S))
         text = self.tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         # Whisper invents text on non-speech and loops on noise: a window it thinks is silence and is unsure of,
