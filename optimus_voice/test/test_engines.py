@@ -454,6 +454,7 @@ def test_a_looping_decode_is_redone_with_a_longer_window_not_straight_the_30s_on
     assert recognizer.fallbacks - before == {15.0: 1}
     assert [w.text.strip(".,!?").lower() for w in hyp.words] == ["ask"]
 
+
 def test_acoustic_emotion_scores_real_speech_and_fusion_weighs_emotional_words(data_dir):
     from optimus_voice.engines.acoustic_emotion import AcousticEmotion, fuse
     from optimus_voice.engines.emotion import LABELS, TextEmotion

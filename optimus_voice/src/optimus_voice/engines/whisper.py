@@ -116,7 +116,7 @@ class WhisperRecognizer:
     def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True) -> Hypothesis:
         """Text (and word times relative to samples[0]) of one utterance; longer than 30 s is cut in pieces.
 
-        With `fallback`, a degenerate short-window decode is redone with the full window (slower, but right);
+        With `fallback`, a degenerate short-window decode is redone with longer windows (slower, but right);
         without it (partials), the loop is trimmed and the next decode tries again.
         """
         t0 = time.perf_counter()
