@@ -148,7 +148,6 @@ def main() -> int:
         short.window_pad_s = 1.0
         if not ns.skip_streaming:
             runs = []
-            short.fallbacks.clear()
             for r in rows:
                 t0 = time.perf_counter()
                 run = stream(FileSource(r["path"], lead_silence_s=0.5, gap_s=1.5).chunks(), short, cfg)

@@ -161,9 +161,9 @@ class WhisperRecognizer:
     def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool) -> Hypothesis:
         encoded, n_frames, tokens, result, degenerate = self._generate(samples, None)
         # Fall back to longer windows, up to the 30 s Whisper was trained on (as Whisper falls back to higher
-        # temperatures).
-        longer = [s for s in FALLBACK_WINDOWS_S if s * FRAMES_PER_S > self.window_frames(n_frames)]
-        while degenerate and fallback and longer and not self.full_window:
+        # temperatures). None is longer than the full window.
+        longer = [s for s in FALLBACK_WINDOWS_S if s * FRAMES_PER_S > self.window_frames(n_frames)] if fallback else []
+        while degenerate and longer:
             window_s = longer.pop(0)
             self.fallbacks[window_s] += 1
             encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S))
