@@ -26,13 +26,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, machine, manifest, summary, write
-from optimus_voice.audio import SAMPLE_RATE
-from optimus_voice.engines.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
-from optimus_voice.engines.audio_source import AudioChunk, FileSource, load_audio
-from optimus_voice.engines.vad import SileroVad
-from optimus_voice.engines.whisper import WhisperRecognizer
-from optimus_voice.stamps import now_ns
-from optimus_voice.textnorm import wer
+from optimus_voice.audio_io.sources import AudioChunk, FileSource, load_audio
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.contract.stamps import now_ns
+from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
+from optimus_voice.hearing.vad import SileroVad
+from optimus_voice.hearing.whisper import WhisperRecognizer
+from optimus_voice.tools.textnorm import wer
 
 PADS = (0.5, 1.0, 2.0, 4.0)
 

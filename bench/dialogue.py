@@ -33,7 +33,7 @@ def main() -> int:
     ns = parser.parse_args()
 
     t0 = time.perf_counter()
-    from optimus_voice.engines.dialogue import Policy
+    from optimus_voice.deciding.policy import Policy
     import_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     kwargs = {"use_embeddings": not ns.words}

@@ -44,8 +44,8 @@ def main() -> int:
     confusion_png(np.array(result["confusion"]), RESULTS / "emotion_confusion.png",
                   f"leave-speakers-out ({ns.folds} folds), UA {result['unweighted_accuracy']:.2f}")
 
-    from optimus_voice.engines.acoustic_emotion import AcousticEmotion
-    from optimus_voice.engines.audio_source import load_audio
+    from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.feeling.acoustic import AcousticEmotion
 
     model = AcousticEmotion()
     clips = [load_audio(ns.data / r["file"]) for r in rows[::max(1, len(rows) // ns.timing_clips)]]

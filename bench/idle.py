@@ -30,7 +30,7 @@ def main() -> int:
 
     import psutil
     import soundfile as sf
-    from optimus_voice.supervisor import Supervisor
+    from optimus_voice.tools.supervisor import Supervisor
 
     tmp = Path(tempfile.mkdtemp(prefix="optimus_voice_idle_"))
     silence = tmp / "silence.wav"

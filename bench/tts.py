@@ -29,9 +29,9 @@ def main() -> int:
     ns = parser.parse_args()
 
     import soxr
-    from optimus_voice.engines.tts import Synthesizer
-    from optimus_voice.engines.whisper import WhisperRecognizer
-    from optimus_voice.textnorm import wer
+    from optimus_voice.hearing.whisper import WhisperRecognizer
+    from optimus_voice.speaking.tts import Synthesizer
+    from optimus_voice.tools.textnorm import wer
 
     sentences = [s.strip() for s in ns.sentences.read_text().splitlines() if s.strip()]
     t0 = time.perf_counter()

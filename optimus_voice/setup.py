@@ -29,6 +29,6 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [f"{n}_node = {PACKAGE}.nodes.{n}_node:main" for n in NODES]
-        + ["optimus-voice = optimus_voice.cli.main:main"],
+        + ["optimus-voice = optimus_voice.tools.cli.main:main"],
     },
 )

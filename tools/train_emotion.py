@@ -6,7 +6,7 @@
 DATA is any folder laid out like ser_ravdess_dev: a manifest.csv with columns `file`, `emotion` and `actor`
 (speaker), audio files at `file` relative to it. Labels are mapped onto the stack's 7 (RAVDESS "calm" counts as
 neutral); rows with other labels are skipped. Steps, all seeded:
-1. features of every clip (engines/emotion_features.py), plus two augmented copies for training: background noise
+1. features of every clip (feeling/features.py), plus two augmented copies for training: background noise
    at 5-25 dB SNR with a random gain, and synthetic room reverberation with a random gain (cached in --cache);
 2. k-fold evaluation where each fold holds out whole actors (never a number from a speaker seen in training):
    unweighted accuracy (mean per-class recall), per-class recall and the summed confusion matrix;
@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "optimus_voice" / "src"))
 
-from optimus_voice.engines.emotion import LABELS  # noqa: E402
+from optimus_voice.feeling.emotions import LABELS  # noqa: E402
 
 LABEL_MAP = {"calm": "neutral", "surprise": "surprised", "fear": "fearful", "anger": "angry", "happiness": "happy",
              "sadness": "sad", **{label: label for label in LABELS}}
@@ -82,8 +82,8 @@ def gain(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def extract(rows: list[dict], data: Path, cache: Path, seed: int) -> np.ndarray:
     """(clips, 3 views, FEATURE_DIM): clean, noise + gain, reverb + gain. Cached per data set and seed."""
-    from optimus_voice.engines.audio_source import load_audio
-    from optimus_voice.engines.emotion_features import EmotionFeatures
+    from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.feeling.features import EmotionFeatures
 
     key = hashlib.sha256(("v1" + str(seed) + "".join(r["file"] for r in rows)).encode()).hexdigest()[:16]
     path = cache / f"emotion_features_{key}.npy"

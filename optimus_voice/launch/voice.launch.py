@@ -3,7 +3,7 @@
     ros2 launch optimus_voice voice.launch.py mic_source:=device audio_out_topic:=/robot/speaker/audio \
         face_topic:=/robot/face/command use_audio_out:=false
 
-The graph (executables, config files, remaps, parameters set by arguments) comes from optimus_voice.graph, the
+The graph (executables, config files, remaps, parameters set by arguments) comes from optimus_voice.contract.graph, the
 same declaration `optimus-voice up` starts. Each node is configured when its process starts (and again when it is
 respawned after a crash), then activated once it reaches 'inactive'.
 """
@@ -22,7 +22,7 @@ from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
-from optimus_voice.graph import ARG_TYPES, ARGS, NODES, PACKAGE
+from optimus_voice.contract.graph import ARG_TYPES, ARGS, NODES, PACKAGE
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+INTENTS = Path(__file__).parents[1] / "config" / "intents.yaml"
+BAG_CLIPS = ("cv_what_did_he_look_like.wav", "cv_concourse.wav")
+BAG_GAP_S = 0.3
 
 # Isolate this session's DDS traffic: its own domain, and discovery on this machine only.
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
@@ -25,6 +28,50 @@ _DOMAINS = itertools.count(int(os.environ["ROS_DOMAIN_ID"]) + 1)
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="session")
+def asr_parts():
+    """The VAD class and one recognizer, with the second worker the ASR node gives it for background partials."""
+    from optimus_voice.hearing.vad import SileroVad
+    from optimus_voice.hearing.whisper import WhisperRecognizer
+
+    return SileroVad, WhisperRecognizer(workers=2)
+
+
+@pytest.fixture(scope="module")
+def policy():
+    from optimus_voice.deciding.policy import Policy
+
+    return Policy(INTENTS)
+
+
+@pytest.fixture
+def speech_bag(tmp_path, data_dir):
+    """An /audio/in bag of two real clips, each followed by BAG_GAP_S of silence, made by `optimus-voice bag`."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "speech"
+    result = subprocess.run([sys.executable, "-m", "optimus_voice.tools.cli.main", "bag", "from-wav",
+                             *(str(data_dir / c) for c in BAG_CLIPS), "-o", str(out), "--gap", str(BAG_GAP_S)],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout)["frames"] > 0
+    return out
+
+
+@pytest.fixture
+def bag_samples(data_dir):
+    """What the speech bag must hold: each clip then BAG_GAP_S of silence, as S16LE."""
+    import numpy as np
+    from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.contract.audio import SAMPLE_RATE, to_s16le
+
+    parts = []
+    for name in BAG_CLIPS:
+        parts += [load_audio(data_dir / name), np.zeros(int(BAG_GAP_S * SAMPLE_RATE), np.float32)]
+    return np.frombuffer(to_s16le(np.concatenate(parts)), dtype="<i2")
 
 
 @pytest.fixture
@@ -83,7 +130,7 @@ def ros_graph(domain_id):
 
 @pytest.fixture
 def probe(domain_id):
-    from optimus_voice.probe import TopicProbe
+    from optimus_voice.tools.probe import TopicProbe
 
     p = TopicProbe(domain_id=domain_id)
     yield p

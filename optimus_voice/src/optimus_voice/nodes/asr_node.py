@@ -3,18 +3,18 @@ each turn), Silero VAD + Whisper."""
 
 from __future__ import annotations
 
-import queue
-import threading
 from dataclasses import asdict, fields
 
-from optimus_voice import topics
-from optimus_voice.audio import S16LE, SAMPLE_RATE, AudioFormatError, decode_pcm, to_s16le
-from optimus_voice.engines.asr import CONFIG_HELP, AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
-from optimus_voice.engines.audio_source import AudioChunk
-from optimus_voice.engines.vad import SileroVad
-from optimus_voice.engines.whisper import WhisperRecognizer
-from optimus_voice.health import Level
-from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, stop_worker, to_time
+from optimus_voice.audio_io.sources import AudioChunk
+from optimus_voice.common.worker import Worker
+from optimus_voice.contract import topics
+from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, AudioFormatError, decode_pcm, to_s16le
+from optimus_voice.contract.health import Level
+from optimus_voice.contract.stamps import from_time, to_time
+from optimus_voice.hearing.asr import CONFIG_HELP, AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
+from optimus_voice.hearing.vad import SileroVad
+from optimus_voice.hearing.whisper import WhisperRecognizer
+from optimus_voice.nodes.base import Param, VoiceNode, run
 from optimus_voice_msgs.msg import AudioFrame, Transcript, VoiceActivity, Word
 
 _DEFAULTS = AsrConfig()
@@ -36,8 +36,7 @@ class AsrNode(VoiceNode):
 
     def __init__(self) -> None:
         super().__init__("asr")
-        self._queue: queue.Queue[AudioChunk | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
+        self._worker: Worker | None = None
         self.engine: StreamingAsr | None = None
         self._next_index: int | None = None  # sample index the next frame should start at
 
@@ -56,11 +55,11 @@ class AsrNode(VoiceNode):
         self.speech_pub = self.publisher(topics.USER_SPEECH)
         self.transcript_pub = self.publisher(topics.TRANSCRIPT)
         self.subscribe(topics.AUDIO_IN, self.on_audio, own_thread=True)
-        self._worker = threading.Thread(target=self._work, name="asr", daemon=True)
-        self._worker.start()
+        self._worker = Worker("asr", self._recognize, self._recognition_failed)
 
     def cleanup_stage(self) -> None:
-        stop_worker(self._queue, self._worker)
+        if self._worker is not None:
+            self._worker.stop()
         self._worker = None
         if self.engine is not None:
             self.engine.close()
@@ -73,25 +72,24 @@ class AsrNode(VoiceNode):
             self.health.problem("rejected_frames", f"rejected audio frame: {exc}")
             self.get_logger().warn(f"rejected audio frame: {exc}", throttle_duration_sec=5.0)
             return
-        if self._queue.qsize() * len(samples) > self.param("max_queue_s") * SAMPLE_RATE:
-            self._queue.get_nowait()
+        if self._worker.pending() * len(samples) > self.param("max_queue_s") * SAMPLE_RATE:
+            self._worker.drop_oldest()
             self.health.problem("dropped_frames", "recognizer too slow: dropped the oldest queued audio")
         if self._next_index is not None and msg.first_sample_index != self._next_index:
             self.health.count("lost_samples", max(0, msg.first_sample_index - self._next_index))
             self.health.problem("gaps", f"audio gap of {msg.first_sample_index - self._next_index} samples")
         self._next_index = msg.first_sample_index + len(samples)
-        self._queue.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
+        self._worker.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
         self.health.count("frames_received")
 
-    def _work(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            try:
-                for event in self.engine.push(chunk):
-                    self._publish(event)
-                self.health.set_value("queue_frames", self._queue.qsize())
-            except Exception as exc:  # noqa: BLE001 - keep listening whatever one chunk did
-                self.get_logger().error(f"recognition failed: {exc}")
-                self.health.problem("engine_errors", f"recognition failed: {exc}", Level.ERROR)
+    def _recognize(self, chunk: AudioChunk) -> None:
+        for event in self.engine.push(chunk):
+            self._publish(event)
+        self.health.set_value("queue_frames", self._worker.pending())
+
+    def _recognition_failed(self, exc: Exception) -> None:  # keep listening whatever one chunk did
+        self.get_logger().error(f"recognition failed: {exc}")
+        self.health.problem("engine_errors", f"recognition failed: {exc}", Level.ERROR)
 
     def _publish_speech(self, audio: SpeechAudio) -> None:
         self.speech_pub.publish(AudioFrame(

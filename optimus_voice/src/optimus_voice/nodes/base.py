@@ -11,14 +11,11 @@
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import rclpy
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
@@ -26,11 +23,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Header
 
-from optimus_voice import qos, stamps
-from optimus_voice.health import Health, Level
-from optimus_voice.msgtypes import message_class
+from optimus_voice.contract import qos, stamps
+from optimus_voice.contract.health import Health, Level
+from optimus_voice.contract.msgtypes import message_class
+from optimus_voice.contract.topics import DIAGNOSTICS, Topic
 from optimus_voice.nodes.stream_reader import NotForTheExecutor, StreamReader
-from optimus_voice.topics import DIAGNOSTICS, Topic
 
 
 @dataclass(frozen=True)
@@ -56,15 +53,6 @@ def ros_context(args: list[str] | None = None) -> Iterator[None]:
         rclpy.try_shutdown()
 
 
-def to_time(ns: int) -> Time:
-    sec, nanosec = stamps.split_ns(ns)
-    return Time(sec=sec, nanosec=nanosec)
-
-
-def from_time(t: Time) -> int:
-    return stamps.join_ns(t.sec, t.nanosec)
-
-
 # No QoS event handlers (rclpy's default ones only log an incompatible QoS): each is a Python waitable that the
 # executor polls on every wake-up, 50 times a second with the audio. Matching is checked by the tests instead.
 NO_PUB_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
@@ -88,6 +76,7 @@ class VoiceNode(LifecycleNode):
         self._subs: list = []
         self._pubs: list = []
         self._readers: list[StreamReader] = []
+        self.add_post_set_parameters_callback(lambda _params: self.parameters_changed())
         self.health.set_status(Level.WARN, "unconfigured")
 
     # -- parameters, stamps, topics ------------------------------------------------------------------------------
@@ -95,7 +84,7 @@ class VoiceNode(LifecycleNode):
         return self.get_parameter(name).value
 
     def header(self, stamp_ns: int | None = None, frame_id: str = "") -> Header:
-        return Header(stamp=to_time(stamps.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)
+        return Header(stamp=stamps.to_time(stamps.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)
 
     def publisher(self, topic: Topic):
         """A lifecycle publisher: it only publishes while the node is active."""
@@ -150,6 +139,9 @@ class VoiceNode(LifecycleNode):
 
     def cleanup_stage(self) -> None:
         """Release the engine and devices."""
+
+    def parameters_changed(self) -> None:
+        """Parameters were set (ros2 param set): pass what the engine reads at run time on to it."""
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -221,20 +213,6 @@ class VoiceNode(LifecycleNode):
     def lifecycle_state(self) -> str:
         """Label of the current lifecycle state ('unconfigured', 'inactive', 'active', ...)."""
         return self._state_machine.current_state[1]
-
-
-def stop_worker(work_queue: queue.Queue, thread: threading.Thread | None, timeout_s: float = 30.0) -> None:
-    """Stop a worker thread that reads `work_queue` until None: queued work is dropped, the current item finishes.
-
-    Waiting matters: exiting while a model (CTranslate2, onnxruntime) still runs in a thread crashes the
-    interpreter at teardown.
-    """
-    if thread is None:
-        return
-    with work_queue.mutex:
-        work_queue.queue.clear()
-    work_queue.put(None)
-    thread.join(timeout=timeout_s)
 
 
 def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:

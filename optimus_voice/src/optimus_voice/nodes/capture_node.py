@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from optimus_voice import topics
-from optimus_voice.audio import S16LE, SAMPLE_RATE, to_s16le
-from optimus_voice.engines.audio_source import SourceError, open_source
-from optimus_voice.health import Level
+from optimus_voice.audio_io.sources import SourceError, open_source
+from optimus_voice.contract import topics
+from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, to_s16le
+from optimus_voice.contract.health import Level
 from optimus_voice.nodes.base import Param, VoiceNode, run
 from optimus_voice_msgs.msg import AudioFrame
 

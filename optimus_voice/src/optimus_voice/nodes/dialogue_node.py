@@ -1,16 +1,17 @@
-"""Dialogue node: turn-taking and the embedded reply policy -> /speech/request and /dialogue/state."""
+"""Dialogue node: turn-taking and the reply policy (deciding.manager) -> /speech/request and /dialogue/state."""
 
 from __future__ import annotations
 
-import dataclasses
+import collections
 import os
 import threading
 import time
 
-from optimus_voice import topics
-from optimus_voice.engines.dialogue import Policy, Reply
-from optimus_voice.engines.llm import ChatStream, Conversation, LlmConfig, LlmError, sentences
-from optimus_voice.engines.turn_taking import State, TurnTaking
+from optimus_voice.contract import topics
+from optimus_voice.contract.states import State
+from optimus_voice.deciding.llm import ChatStream, LlmConfig, LlmEvent, LlmWorker
+from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop
+from optimus_voice.deciding.policy import Policy
 from optimus_voice.nodes.base import Param, VoiceNode, run
 from optimus_voice_msgs.msg import DialogueState, SpeechRequest
 
@@ -22,6 +23,7 @@ def default_intents_path() -> str:
 
 
 TICK_S = 0.05
+PROGRESS = {1: "started", 2: "speaking", 3: "done", 4: "interrupted"}  # SpeechProgress states
 
 
 class DialogueNode(VoiceNode):
@@ -46,33 +48,32 @@ class DialogueNode(VoiceNode):
 
     def __init__(self) -> None:
         super().__init__("dialogue")
-        self.policy: Policy | None = None
+        self.manager: DialogueManager | None = None
+        self.llm: LlmWorker | None = None
         self._timer = None  # the decision tick, while there is something to decide or watch
         self._timer_lock = threading.Lock()
+        self._llm_events: collections.deque[LlmEvent] = collections.deque()
+        self._llm_wake = None
+        self._last_state: tuple | None = None
+
+    def _config(self) -> DialogueConfig:
+        return DialogueConfig(
+            emotion_wait_s=self.param("emotion_wait_ms") / 1000, barge_in=self.param("barge_in"),
+            barge_in_sustained_s=self.param("barge_in_sustained_ms") / 1000, echo_overlap=self.param("echo_overlap"),
+            llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")))
 
     def configure_stage(self) -> None:
-        self.policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
-                             use_embeddings=self.param("use_embeddings"))
-        self.health.set_value("intent_matcher", self.policy.matcher.backend)
-        if self.param("use_embeddings") and self.policy.matcher.backend != "minilm":
+        policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
+                        use_embeddings=self.param("use_embeddings"))
+        self.health.set_value("intent_matcher", policy.matcher.backend)
+        if self.param("use_embeddings") and policy.matcher.backend != "minilm":
             self.health.problem("model_errors", "MiniLM embeddings unavailable: matching intents by words")
-        self.turns = TurnTaking(self.param("barge_in_sustained_ms") / 1000, self.param("echo_overlap"))
-        self.volume = 1.0
-        self.rate = 1.0
-        self._pending: dict[int, tuple[str, float]] = {}   # turn -> (text, monotonic time of the final)
-        self._emotions: dict[int, str] = {}
-        self._heard: dict[int, str] = {}
-        self.user_text = ""
-        self.user_emotion = "neutral"
-        self.mood = 0.0
-        self.robot_text = ""
-        self.intent = ""
-        self._act_lock = threading.Lock()  # _act runs on the executor and on language-model threads
-        self.llm = None
-        self.conversation = Conversation()
+        self.manager = DialogueManager(policy, self._config(), self.health)
         if self.param("llm_url"):
-            self.llm = ChatStream(LlmConfig(self.param("llm_url"), self.param("llm_model"),
-                                            self.param("llm_timeout_s")))
+            stream = ChatStream(LlmConfig(self.param("llm_url"), self.param("llm_model"), self.param("llm_timeout_s")))
+            # The model's sentences come back on the executor's thread: the dialogue is only touched from there.
+            self._llm_wake = self.create_guard_condition(self._take_llm_events)
+            self.llm = LlmWorker(stream, self._llm_event, self.param("llm_max_words"))
             self.health.set_value("llm", self.param("llm_url"))
         self.request_pub = self.publisher(topics.SPEECH_REQUEST)
         self.state_pub = self.publisher(topics.DIALOGUE_STATE)
@@ -81,17 +82,35 @@ class DialogueNode(VoiceNode):
         self.subscribe(topics.EMOTION, self.on_emotion)
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
 
+    def parameters_changed(self) -> None:
+        if self.manager is not None:
+            self.manager.configure(self._config())
+
     def activate_stage(self) -> None:
         self._last_state = None
-        # Decisions are event driven (final transcript, emotion); the timer only ends the wait for an emotion that
+        # Decisions are event driven (final transcript, emotion); the tick only ends the wait for an emotion that
         # does not come and watches for sustained barge-in speech, so 20 Hz is enough, and it exists only while
         # something is pending or the robot speaks: idle listening costs no ticks.
         self._wake()
 
+    def deactivate_stage(self) -> None:
+        self._sleep()
+
+    def cleanup_stage(self) -> None:
+        self.deactivate_stage()
+        if self.llm is not None:
+            self.llm.stop()
+        self.llm = None
+        if self._llm_wake is not None:
+            self.destroy_guard_condition(self._llm_wake)
+            self._llm_wake = None
+        self._last_state: tuple | None = None
+        self.manager = None
+
     def _wake(self) -> None:
         with self._timer_lock:
             if self._timer is None:
-                self._timer = self.create_timer(TICK_S, self._decide_pending)
+                self._timer = self.create_timer(TICK_S, self._tick)
 
     def _sleep(self) -> None:
         # Destroyed, not cancelled: the executor skips a destroyed timer it found ready, where calling a cancelled
@@ -101,168 +120,80 @@ class DialogueNode(VoiceNode):
                 self.destroy_timer(self._timer)
                 self._timer = None
 
-    def deactivate_stage(self) -> None:
-        self._sleep()
-
-    def cleanup_stage(self) -> None:
-        self.deactivate_stage()
-        self.policy = None
-
     # -- inputs ----------------------------------------------------------------------------------------------
     def on_voice_activity(self, msg) -> None:
-        if not self.turn_ok(msg.turn_id):
-            return
-        self._wake()
-        if msg.event == msg.SPEECH_START:
-            self.turns.user_started(msg.turn_id, time.monotonic())
-        elif msg.event == msg.SPEECH_END:
-            self.turns.user_stopped(msg.turn_id)
-        self._publish_state()
+        if self.turn_ok(msg.turn_id):
+            self._handle(self.manager.voice_activity(msg.turn_id, msg.event == msg.SPEECH_START,
+                                                     msg.event == msg.SPEECH_END, time.monotonic()))
 
     def on_transcript(self, msg) -> None:
-        if not self.turn_ok(msg.turn_id):
-            return
-        if not msg.is_final:
-            speaking_turn = self.turns.speaking_turn
-            if self.turns.heard(msg.turn_id, msg.text):
-                self._barge_in(speaking_turn, "words")
-            return
-        speaking_turn = self.turns.speaking_turn
-        answer, barge_in = self.turns.user_finished(msg.turn_id, msg.text)
-        if barge_in:
-            self._barge_in(speaking_turn, "words")
-        if not answer:
-            self.health.count("transcripts_not_answered")
-        elif not msg.text.strip():
-            self.turns.nothing_to_say(msg.turn_id)
-        else:
-            self.user_text = msg.text
-            self._heard[msg.turn_id] = msg.text  # for the conversation context, with what the robot says back
-            for old in sorted(self._heard)[:-8]:
-                del self._heard[old]
-            self._pending[msg.turn_id] = (msg.text, time.monotonic())
-            self._wake()
-            self._decide_pending()  # the emotion may be here already
-        self._publish_state()
-
-    def _barge_in(self, speaking_turn: int, why: str) -> None:
-        if self.param("barge_in"):
-            self._request_stop(speaking_turn)
-            self.health.count(f"barge_ins_{why}")
+        if self.turn_ok(msg.turn_id):
+            self._handle(self.manager.transcript(msg.turn_id, msg.text, msg.is_final, time.monotonic()))
 
     def on_emotion(self, msg) -> None:
         if msg.is_final and self.turn_ok(msg.turn_id):
-            self._emotions[msg.turn_id] = msg.label
-            self.mood = msg.mood_valence
-            self._decide_pending()
+            self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic()))
 
     def on_progress(self, msg) -> None:
-        self._wake()
-        if msg.state == msg.STARTED:
-            self.turns.speech_started(msg.turn_id)
-        elif msg.state in (msg.DONE, msg.INTERRUPTED):
-            self.robot_text = msg.spoken_text
-            if self.policy is not None:  # "repeat that" repeats what was heard, not what was planned
-                self.policy.spoken(msg.spoken_text)
-            self.conversation.spoken(msg.turn_id, self._heard.get(msg.turn_id, ""), msg.spoken_text)
-            self.turns.speech_ended(msg.turn_id)
-        self._publish_state()
+        self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text))
 
-    # -- decisions -------------------------------------------------------------------------------------------
-    def _decide_pending(self) -> None:
-        if not self.active or self.policy is None:
+    def _tick(self) -> None:
+        if not self.active or self.manager is None:
             return
-        if self._last_state is None:  # first state after activation, for late joiners of the latched topic
-            self._publish_state()
-        speaking_turn = self.turns.speaking_turn
-        if self.turns.check_sustained(time.monotonic()):
-            self._barge_in(speaking_turn, "sustained_speech")
-            self._publish_state()
-        wait_s = self.param("emotion_wait_ms") / 1000
-        for turn_id, (text, t_final) in list(self._pending.items()):
-            if self.turns.is_stale(turn_id):
-                del self._pending[turn_id]
-                self.health.count("stale_turns_dropped")
-                continue
-            if turn_id not in self._emotions and time.monotonic() - t_final < wait_s:
-                continue
-            del self._pending[turn_id]
-            emotion = self._emotions.pop(turn_id, "neutral")
-            self.user_emotion = emotion
-            reply = self.policy.respond(text, emotion, self.mood)
-            self.health.timing("decide", reply.decide_ms)
-            if self.llm is not None and reply.intent in self.param("llm_intents"):
-                threading.Thread(target=self._llm_reply, args=(turn_id, text, reply), daemon=True).start()
-            else:
-                self._act(turn_id, reply)
-        for old in [t for t in self._emotions if t < self.turns.turn_id]:
-            del self._emotions[old]
-        if not self._pending and self.turns.state == State.IDLE:
+        self._handle(self.manager.tick(time.monotonic()))
+        if not self.manager.busy:
             self._sleep()
 
-    def _llm_reply(self, turn_id: int, text: str, fallback: Reply) -> None:
-        """Speak the language model's reply a sentence at a time; on an error before the first sentence, speak the
-        embedded reply instead. The model's words are only ever said: actions stay with the embedded policy."""
-        said = 0
-        t0 = time.perf_counter()
-        try:
-            stream = self.llm.deltas(self.conversation.messages(text, fallback.emotion))
-            for piece in sentences(stream, max_words=self.param("llm_max_words")):
-                if self.turns.is_stale(turn_id):
-                    self.health.count("llm_stale_dropped")
-                    return
-                if not said:
-                    self.health.timing("llm_first_sentence", (time.perf_counter() - t0) * 1000)
-                self._act(turn_id, dataclasses.replace(fallback, text=piece, intent="llm", action=""))
-                said += 1
-        except LlmError as exc:
-            self.get_logger().warn(f"language model failed, {'stopping' if said else 'embedded reply'}: {exc}",
-                                   throttle_duration_sec=10.0)
-            self.health.problem("llm_errors", f"language model failed: {exc}")
-            if not said and not self.turns.is_stale(turn_id):
-                self.health.count("llm_fallbacks")
-                self._act(turn_id, fallback)
-            return
-        if not said:  # an empty answer
-            self._act(turn_id, fallback)
+    def _llm_event(self, event: LlmEvent) -> None:
+        """From the language-model worker's thread: queue it for the executor."""
+        self._llm_events.append(event)
+        if self._llm_wake is not None:
+            self._llm_wake.trigger()
 
-    def _act(self, turn_id: int, reply: Reply) -> None:
-        with self._act_lock:
-            self._act_locked(turn_id, reply)
+    def _take_llm_events(self) -> None:
+        while self._llm_events and self.manager is not None:
+            event = self._llm_events.popleft()
+            if event.kind == "sentence":
+                if event.first_ms:
+                    self.health.timing("llm_first_sentence", event.first_ms)
+                out = self.manager.llm_sentence(event.turn_id, event.text)
+            elif event.kind == "failed":
+                self.get_logger().warn(f"language model failed: {event.text}", throttle_duration_sec=10.0)
+                out = self.manager.llm_failed(event.turn_id, event.text)
+            else:
+                out = self.manager.llm_done(event.turn_id)
+            self._handle(out)
 
-    def _act_locked(self, turn_id: int, reply: Reply) -> None:
-        self.intent = reply.intent
-        self.turns.speaking(turn_id, reply.text)
-        if reply.action == "stop":
-            self._request_stop(self.turns.speaking_turn)
-        elif reply.action == "volume_up":
-            self.volume = min(2.0, self.volume * 1.25)
-        elif reply.action == "volume_down":
-            self.volume = max(0.3, self.volume / 1.25)
-        elif reply.action == "rate_up":
-            self.rate = min(1.6, self.rate * 1.15)
-        elif reply.action == "rate_down":
-            self.rate = max(0.6, self.rate / 1.15)
-        self.request_pub.publish(SpeechRequest(
-            header=self.header(), turn_id=turn_id, action=SpeechRequest.ACTION_SAY, text=reply.text,
-            expression=reply.expression, style=reply.style, rate=self.rate, volume=self.volume, interruptible=True))
-        self.health.count(f"intent_{reply.intent}")
-        self._publish_state()
-
-    def _request_stop(self, turn_id: int) -> None:
-        self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=turn_id,
-                                               action=SpeechRequest.ACTION_STOP))
+    # -- outputs ---------------------------------------------------------------------------------------------
+    def _handle(self, out: list[Out]) -> None:
+        """Send what the dialogue decided, publish its state, and keep the tick while it has work."""
+        for o in out:
+            if isinstance(o, Say):
+                self.request_pub.publish(SpeechRequest(
+                    header=self.header(), turn_id=o.turn_id, action=SpeechRequest.ACTION_SAY, text=o.text,
+                    expression=o.expression, style=o.style, rate=o.rate, volume=o.volume, interruptible=True))
+            elif isinstance(o, Stop):
+                self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=o.turn_id,
+                                                       action=SpeechRequest.ACTION_STOP))
+            elif isinstance(o, LlmJob):
+                self.llm.submit(o.turn_id, o.messages)
+            elif isinstance(o, CancelLlm) and self.llm is not None:
+                self.llm.cancel(o.turn_id)
+        self._publish_state()  # the first after activation too, for late joiners of the latched topic
+        if self.manager.busy:
+            self._wake()
 
     def _publish_state(self) -> None:
-        snapshot = (self.turns.state, self.turns.turn_id, self.user_text, self.robot_text)
-        if snapshot == self._last_state:
+        s = self.manager.snapshot()
+        key = (s.state, s.turn_id, s.user_text, s.robot_text)
+        if key == self._last_state:
             return
-        self._last_state = snapshot
+        self._last_state = key
         self.state_pub.publish(DialogueState(
-            header=self.header(), state=int(self.turns.state), turn_id=self.turns.turn_id,
-            user_text=self.user_text, user_emotion=self.user_emotion, user_mood_valence=self.mood,
-            robot_text=self.robot_text, intent=self.intent))
-        self.health.set_value("state", State(self.turns.state).name.lower())
+            header=self.header(), state=int(s.state), turn_id=s.turn_id, user_text=s.user_text,
+            user_emotion=s.user_emotion, user_mood_valence=s.user_mood_valence, robot_text=s.robot_text,
+            intent=s.intent))
+        self.health.set_value("state", State(s.state).name.lower())
 
 
 def main(args: list[str] | None = None) -> None:

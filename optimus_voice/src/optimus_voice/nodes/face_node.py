@@ -6,11 +6,11 @@ import time
 
 from visualization_msgs.msg import Marker, MarkerArray
 
-from optimus_voice import topics
-from optimus_voice.engines.dialogue import State
-from optimus_voice.engines.face import COLOURS, FaceMixer, LipSync, TimedViseme
-from optimus_voice.nodes.base import Param, VoiceNode, from_time, run, to_time
-from optimus_voice.stamps import now_ns
+from optimus_voice.contract import topics
+from optimus_voice.contract.stamps import from_time, now_ns, to_time
+from optimus_voice.contract.states import State
+from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.speaking.face import COLOURS, FaceMixer, LipSync, TimedViseme
 from optimus_voice_msgs.msg import FaceExpression, Viseme
 
 

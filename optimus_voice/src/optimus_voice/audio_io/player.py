@@ -1,0 +1,114 @@
+"""The speaker's player (no rclpy): the robot's speech queued per turn, played in order into the sinks, paced like
+a speaker when no device paces it, flushed on a stop or a newer turn, and reported turn by turn."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from optimus_voice.audio_io.sinks import DeviceSink
+from optimus_voice.contract.health import Health, Level
+
+PLAYING, DRAINED, FLUSHED = "PLAYING", "DRAINED", "FLUSHED"
+
+
+@dataclass
+class PlayStatus:
+    turn_id: int
+    state: str               # PLAYING, DRAINED or FLUSHED
+    samples_played: int      # of this turn so far
+    samples_queued: int      # of this turn received and not yet played
+
+
+class Player:
+    """Plays queued audio on a thread of its own into `sinks`; `on_status` gets each report (from that thread, or
+    from the caller's for FLUSHED)."""
+
+    def __init__(self, sinks: list, sample_rate: int, on_status: Callable[[PlayStatus], None],
+                 status_period_s: float = 0.1, health: Health | None = None) -> None:
+        self.sinks = sinks
+        self.sample_rate = sample_rate
+        self.on_status = on_status
+        self.status_period_s = status_period_s
+        self.health = health or Health()
+        self.played: dict[int, int] = collections.defaultdict(int)
+        self.latest_turn = 0
+        self._queue: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        self._cv = threading.Condition()
+        self._running = True
+        self._thread = threading.Thread(target=self._play_loop, name="playback", daemon=True)
+        self._thread.start()
+
+    def add(self, turn_id: int, samples: np.ndarray) -> bool:
+        """Queue audio of turn_id; a newer turn flushes what older turns still had queued. False (dropped) for
+        audio of a turn older than the latest."""
+        with self._cv:
+            if turn_id > self.latest_turn:
+                self._flush_locked(older_than=turn_id)
+                self.latest_turn = turn_id
+            elif turn_id < self.latest_turn:
+                return False
+            self._queue.append((turn_id, samples))
+            self._cv.notify()
+        return True
+
+    def flush(self) -> None:
+        """Drop everything queued (a stop request)."""
+        with self._cv:
+            self._flush_locked(older_than=None)
+
+    def _flush_locked(self, older_than: int | None) -> None:
+        """Drop queued audio (of turns older than `older_than`, or all) and report FLUSHED for those turns."""
+        dropped: set[int] = set()
+        kept: collections.deque[tuple[int, np.ndarray]] = collections.deque()
+        for turn, samples in self._queue:
+            if older_than is None or turn < older_than:
+                dropped.add(turn)
+            else:
+                kept.append((turn, samples))
+        self._queue = kept
+        for turn in sorted(dropped):
+            self.on_status(PlayStatus(turn, FLUSHED, self.played.get(turn, 0), 0))
+            self.health.count("flushes")
+
+    def _play_loop(self) -> None:
+        last_status = 0.0
+        clock = time.monotonic()
+        while self._running:
+            with self._cv:
+                while self._running and not self._queue:
+                    self._cv.wait(0.2)
+                if not self._running:
+                    return
+                turn, samples = self._queue.popleft()
+            try:
+                device = next((s for s in self.sinks if isinstance(s, DeviceSink)), None)
+                for sink in self.sinks:
+                    sink.write(samples)
+                if device is None:  # pace like a speaker would
+                    clock = max(clock, time.monotonic()) + len(samples) / self.sample_rate
+                    time.sleep(max(0.0, clock - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001 - a failing device must not stop the player
+                self.health.problem("output_errors", f"output failed: {exc}", Level.ERROR)
+            self.played[turn] += len(samples)
+            self.health.count("samples_played", len(samples))
+            with self._cv:
+                queued = sum(len(s) for t, s in self._queue if t == turn)
+                drained = not any(t == turn for t, _ in self._queue)
+            if drained or time.monotonic() - last_status >= self.status_period_s:
+                last_status = time.monotonic()
+                self.on_status(PlayStatus(turn, DRAINED if drained else PLAYING, self.played[turn], queued))
+
+    def close(self, timeout_s: float = 3.0) -> None:
+        """Stop playing (what is queued is dropped) and close the sinks."""
+        self._running = False
+        with self._cv:
+            self._cv.notify_all()
+        self._thread.join(timeout=timeout_s)
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []

@@ -1,0 +1,236 @@
+"""Microphone sources: a PortAudio device, an audio file or a rosbag played at real-time pace.
+
+Each source yields AudioChunk objects of fixed length at 16 kHz mono, with a running sample index (per stream) and
+the capture time of the chunk's first sample. No rclpy here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.contract.stamps import NS_PER_S, now_ns
+
+
+class SourceError(RuntimeError):
+    """A source cannot deliver audio (no device, unreadable file): the message says why."""
+
+
+@dataclass
+class AudioChunk:
+    samples: np.ndarray       # float32 mono, SAMPLE_RATE
+    first_sample_index: int   # since the stream started; jumps mark dropped audio
+    stamp_ns: int             # capture time of the first sample
+
+
+def load_audio(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read a WAV/FLAC/OGG file as float32 mono at `rate` (resampled with soxr when needed)."""
+    import soundfile as sf
+
+    try:
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types; one clear error for all
+        raise SourceError(f"cannot read audio file {path}: {exc}") from exc
+    mono = data.mean(axis=1)
+    if file_rate != rate:
+        import soxr
+
+        mono = soxr.resample(mono, file_rate, rate).astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+class FileSource:
+    """An audio file played as if it were a microphone: real-time pace, optional loop and leading silence."""
+
+    def __init__(self, path: str | Path, frame_ms: float = 20.0, loop: bool = False, realtime: bool = True,
+                 lead_silence_s: float = 0.0, gap_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.samples = load_audio(self.path)
+        if lead_silence_s > 0:
+            self.samples = np.concatenate([np.zeros(int(lead_silence_s * SAMPLE_RATE), np.float32), self.samples])
+        self.frame = int(SAMPLE_RATE * frame_ms / 1000)
+        self.loop = loop
+        self.realtime = realtime
+        self.gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        start_ns = now_ns()
+        index = 0
+        while not self._stop.is_set():
+            # Silence after the file (and between loops) lets the last turn end, as a quiet room would.
+            stream = np.concatenate([self.samples, self.gap])
+            for offset in range(0, len(stream), self.frame):
+                if self._stop.is_set():
+                    return
+                chunk = stream[offset:offset + self.frame]
+                due_ns = start_ns + index * NS_PER_S // SAMPLE_RATE
+                if self.realtime:
+                    # A chunk is delivered once its last sample would have been captured.
+                    wait = (due_ns + len(chunk) * NS_PER_S // SAMPLE_RATE - now_ns()) / NS_PER_S
+                    if wait > 0:
+                        self._stop.wait(wait)
+                yield AudioChunk(chunk, index, due_ns)
+                index += len(chunk)
+            if not self.loop:
+                return
+
+
+class DeviceSource:
+    """A PortAudio input device via sounddevice, resampled to 16 kHz mono.
+
+    Overflows are counted; chunks lost to a full queue leave a gap in the sample index.
+    """
+
+    def __init__(self, device: str | int | None = None, frame_ms: float = 20.0, queue_frames: int = 50) -> None:
+        try:
+            import sounddevice as sd
+        except OSError as exc:  # libportaudio2 missing
+            raise SourceError(f"PortAudio is not available: {exc}") from exc
+        self._sd = sd
+        self.device = self._find(device)
+        info = sd.query_devices(self.device, "input")
+        self.native_rate = int(info["default_samplerate"])
+        self.frame = int(SAMPLE_RATE * frame_ms / 1000)
+        self._native_frame = int(self.native_rate * frame_ms / 1000)
+        self._queue: queue.Queue[tuple[np.ndarray, int]] = queue.Queue(maxsize=queue_frames)
+        self.overflows = 0
+        self.dropped_samples = 0
+        self._index = 0
+        self._stop = threading.Event()
+        self._resampler = None
+        if self.native_rate != SAMPLE_RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(self.native_rate, SAMPLE_RATE, 1, dtype="float32")
+
+    def _find(self, device: str | int | None) -> int | None:
+        sd = self._sd
+        try:
+            devices = sd.query_devices()
+        except Exception as exc:
+            raise SourceError(f"cannot list audio devices: {exc}") from exc
+        inputs = [i for i, d in enumerate(devices) if d["max_input_channels"] > 0]
+        if not inputs:
+            raise SourceError("no audio input device found")
+        if device in (None, ""):
+            return None
+        if isinstance(device, int) or str(device).isdigit():
+            idx = int(device)
+            if idx not in inputs:
+                raise SourceError(f"audio input device {idx} does not exist (inputs: {inputs})")
+            return idx
+        for i in inputs:
+            if str(device).lower() in devices[i]["name"].lower():
+                return i
+        names = ", ".join(devices[i]["name"] for i in inputs)
+        raise SourceError(f"no audio input device matches {device!r} (inputs: {names})")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        def callback(indata, frames, time_info, status) -> None:
+            if status.input_overflow:
+                self.overflows += 1
+            stamp = now_ns() - frames * NS_PER_S // self.native_rate
+            try:
+                self._queue.put_nowait((indata[:, 0].copy(), stamp))
+            except queue.Full:
+                self.dropped_samples += frames
+
+        try:
+            stream = self._sd.InputStream(device=self.device, channels=1, samplerate=self.native_rate,
+                                          blocksize=self._native_frame, dtype="float32", callback=callback)
+        except Exception as exc:
+            raise SourceError(f"cannot open audio input device {self.device}: {exc}") from exc
+        with stream:
+            while not self._stop.is_set():
+                try:
+                    native, stamp = self._queue.get(timeout=1.0)
+                except queue.Empty as exc:
+                    if not stream.active:
+                        raise SourceError("audio input device stopped delivering audio") from exc
+                    continue
+                if self.dropped_samples:
+                    self._index += int(self.dropped_samples * SAMPLE_RATE / self.native_rate)
+                    self.dropped_samples = 0
+                samples = self._resampler.resample_chunk(native) if self._resampler else native
+                if len(samples):
+                    yield AudioChunk(samples.astype(np.float32), self._index, stamp)
+                    self._index += len(samples)
+
+
+class BagSource:
+    """The `/audio/in` frames of a rosbag, replayed with their recorded timing.
+
+    Sample indices are the recorded ones (a gap in the recording stays a gap); stamps are the replay time, so
+    latencies measured downstream are those of the live graph. With `loop`, later passes continue the index.
+    """
+
+    def __init__(self, path: str | Path, topic: str = "/audio/in", loop: bool = False, realtime: bool = True,
+                 rate: float = 1.0) -> None:
+        from optimus_voice.audio_io import bags
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SourceError(f"bag {self.path} does not exist")
+        try:
+            next(bags.read(self.path, [topic]))
+        except StopIteration:
+            raise SourceError(f"bag {self.path} has no messages on {topic}") from None
+        except bags.BagError as exc:
+            raise SourceError(str(exc)) from exc
+        self.topic = topic
+        self.loop = loop
+        self.realtime = realtime
+        self.rate = rate
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        from optimus_voice.audio_io import bags
+        from optimus_voice.contract.audio import AudioFormatError
+
+        offset = 0
+        start_ns = now_ns()
+        while not self._stop.is_set():
+            first_record = None
+            end = offset
+            try:
+                for samples, index, _, record_ns in bags.audio_chunks(self.path, self.topic):
+                    first_record = record_ns if first_record is None else first_record
+                    due_ns = start_ns + int((record_ns - first_record) / self.rate)
+                    if self.realtime and (wait := (due_ns - now_ns()) / NS_PER_S) > 0 and self._stop.wait(wait):
+                        return
+                    yield AudioChunk(samples, offset + index, now_ns() - len(samples) * NS_PER_S // SAMPLE_RATE)
+                    end = offset + index + len(samples)
+            except (bags.BagError, AudioFormatError) as exc:
+                raise SourceError(f"bad audio in bag {self.path}: {exc}") from exc
+            if not self.loop:
+                return
+            offset, start_ns = end, now_ns()
+
+
+def open_source(kind: str, *, device: str = "", file_path: str = "", loop: bool = False,
+                frame_ms: float = 20.0) -> FileSource | DeviceSource | BagSource:
+    """The source named by the capture node's `source` parameter (`file_path` is the bag folder for 'bag')."""
+    if kind == "device":
+        return DeviceSource(device or None, frame_ms=frame_ms)
+    if kind in ("file", "bag"):
+        if not file_path:
+            raise SourceError(f"source is {kind!r} but no file_path is set")
+        if kind == "bag":
+            return BagSource(file_path, loop=loop)
+        return FileSource(file_path, frame_ms=frame_ms, loop=loop)
+    raise SourceError(f"unknown source {kind!r} (expected 'device', 'file' or 'bag')")

@@ -1,0 +1,60 @@
+"""Every topic of the graph: name, message type and QoS class, declared once.
+
+Nodes, the launch file, `optimus-voice up`, bags and tests all read this table, so a topic cannot be renamed in one
+place and forgotten in another. Types are given as strings to keep this module free of rclpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class QosClass(Enum):
+    """How a topic's QoS is chosen (see optimus_voice.contract.qos for the profiles)."""
+
+    SENSOR = "sensor"          # live microphone audio: best effort, 1 s deep; a lost frame is never resent
+    STREAM = "stream"          # synthesized audio: reliable and deep, every frame of a reply must be played
+    EVENTS = "events"          # transcripts, emotions, requests, progress: reliable, keep last 50
+    LATCHED = "latched"        # state: reliable, transient local, depth 1 so late joiners get the current state
+    ACTUATOR = "actuator"      # steady-rate actuator commands: reliable, keep last 5
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    type: str  # "package/msg/Type"
+    qos: QosClass
+    summary: str
+
+
+AUDIO_IN = Topic("/audio/in", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR, "microphone audio, 16 kHz mono")
+USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
+                    "the user's speech, turn by turn (frames carry the turn id): /audio/in cut by the voice activity")
+VOICE_ACTIVITY = Topic("/voice_activity", "optimus_voice_msgs/msg/VoiceActivity", QosClass.EVENTS,
+                       "user speech start/ongoing/end with turn id")
+TRANSCRIPT = Topic("/transcript", "optimus_voice_msgs/msg/Transcript", QosClass.EVENTS,
+                   "partial and final transcripts per turn")
+EMOTION = Topic("/emotion", "optimus_voice_msgs/msg/Emotion", QosClass.EVENTS, "user emotion per turn and mood")
+DIALOGUE_STATE = Topic("/dialogue/state", "optimus_voice_msgs/msg/DialogueState", QosClass.LATCHED,
+                       "idle/listening/thinking/speaking")
+SPEECH_REQUEST = Topic("/speech/request", "optimus_voice_msgs/msg/SpeechRequest", QosClass.EVENTS,
+                       "what the robot should say, or stop")
+SPEECH_PROGRESS = Topic("/speech/progress", "optimus_voice_msgs/msg/SpeechProgress", QosClass.EVENTS,
+                        "started/speaking/done/interrupted with the words actually played")
+SPEECH_VISEMES = Topic("/speech/visemes", "optimus_voice_msgs/msg/VisemeSequence", QosClass.EVENTS,
+                       "lip-sync visemes of the robot's speech, aligned to its audio samples")
+AUDIO_OUT = Topic("/audio/out", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
+                  "synthesized speech for the speaker actuator")
+PLAYBACK = Topic("/audio/out/playback", "optimus_voice_msgs/msg/PlaybackStatus", QosClass.EVENTS,
+                 "samples actually played by the speaker, per turn")
+FACE = Topic("/face/expression", "optimus_voice_msgs/msg/FaceExpression", QosClass.ACTUATOR,
+             "face actuator command: expression, blinks, visemes")
+FACE_MARKERS = Topic("/face/markers", "visualization_msgs/msg/MarkerArray", QosClass.ACTUATOR,
+                     "rviz view of the face, the user's emotion and the last transcript")
+DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", QosClass.EVENTS,
+                    "health and timings of every node")
+
+ALL = (AUDIO_IN, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
+       SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)
+BY_NAME = {t.name: t for t in ALL}

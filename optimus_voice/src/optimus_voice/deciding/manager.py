@@ -1,0 +1,254 @@
+"""The dialogue (no rclpy): who has the floor, when to answer, what to say and how, from the user's turns, their
+emotion and what the robot actually said.
+
+Events go in as they arrive and each call returns what must be sent: `Say` and `Stop` requests, and `LlmJob`s for
+the language-model worker (`CancelLlm` when one is no longer wanted). Everything runs on one thread, the node's
+executor: the worker hands the model's sentences back through `llm_sentence`, `llm_failed` and `llm_done`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from optimus_voice.contract.health import Health
+from optimus_voice.contract.states import State
+from optimus_voice.deciding.llm import Conversation
+from optimus_voice.deciding.policy import Policy, Reply
+from optimus_voice.deciding.turn_taking import TurnTaking
+
+VOLUME_RANGE = (0.3, 2.0)
+VOLUME_STEP = 1.25
+RATE_RANGE = (0.6, 1.6)
+RATE_STEP = 1.15
+HEARD_KEPT = 8   # user turns remembered for the conversation context
+
+
+@dataclass
+class Say:
+    turn_id: int
+    text: str
+    expression: str
+    style: str
+    rate: float
+    volume: float
+    intent: str
+
+
+@dataclass
+class Stop:
+    turn_id: int
+
+
+@dataclass
+class LlmJob:
+    turn_id: int
+    messages: list[dict[str, str]]
+
+
+@dataclass
+class CancelLlm:
+    turn_id: int
+
+
+Out = Say | Stop | LlmJob | CancelLlm
+
+
+@dataclass
+class DialogueConfig:
+    emotion_wait_s: float = 0.15        # how long a final transcript waits for its turn's emotion
+    barge_in: bool = True
+    barge_in_sustained_s: float = 1.2
+    echo_overlap: float = 0.6
+    llm: bool = False                   # a language model answers the llm_intents
+    llm_intents: tuple[str, ...] = ("unknown", "small_talk")
+
+
+@dataclass
+class _Pending:
+    text: str
+    final_s: float
+
+
+@dataclass
+class _LlmReply:
+    fallback: Reply
+    said: int = 0
+
+
+@dataclass
+class Snapshot:
+    """What /dialogue/state shows."""
+
+    state: State
+    turn_id: int
+    user_text: str
+    user_emotion: str
+    user_mood_valence: float
+    robot_text: str
+    intent: str
+
+
+@dataclass
+class DialogueManager:
+    policy: Policy
+    config: DialogueConfig = field(default_factory=DialogueConfig)
+    health: Health = field(default_factory=Health)
+
+    def __post_init__(self) -> None:
+        self.turns = TurnTaking(self.config.barge_in_sustained_s, self.config.echo_overlap)
+        self.volume = 1.0
+        self.rate = 1.0
+        self.user_text = ""
+        self.user_emotion = "neutral"
+        self.mood = 0.0
+        self.robot_text = ""
+        self.intent = ""
+        self.conversation = Conversation()
+        self._pending: dict[int, _Pending] = {}
+        self._emotions: dict[int, str] = {}
+        self._heard: dict[int, str] = {}
+        self._llm: dict[int, _LlmReply] = {}
+
+    def configure(self, config: DialogueConfig) -> None:
+        """New settings (a parameter changed) take effect from the next event."""
+        self.config = config
+        self.turns.sustained_s = config.barge_in_sustained_s
+        self.turns.echo_overlap = config.echo_overlap
+
+    @property
+    def busy(self) -> bool:
+        """Whether `tick` has work: a decision waiting for its emotion, or a floor to watch."""
+        return bool(self._pending) or self.turns.state != State.IDLE
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.turns.state, self.turns.turn_id, self.user_text, self.user_emotion, self.mood,
+                        self.robot_text, self.intent)
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float) -> list[Out]:
+        if started:
+            self.turns.user_started(turn_id, now_s)
+        elif ended:
+            self.turns.user_stopped(turn_id)
+        return []
+
+    def transcript(self, turn_id: int, text: str, final: bool, now_s: float) -> list[Out]:
+        speaking_turn = self.turns.speaking_turn
+        if not final:
+            return self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text) else []
+        answer, barge_in = self.turns.user_finished(turn_id, text)
+        out = self._barge_in(speaking_turn, "words") if barge_in else []
+        if not answer:
+            self.health.count("transcripts_not_answered")
+        elif not text.strip():
+            self.turns.nothing_to_say(turn_id)
+        else:
+            self.user_text = text
+            self._heard[turn_id] = text  # for the conversation context, with what the robot says back
+            for old in sorted(self._heard)[:-HEARD_KEPT]:
+                del self._heard[old]
+            self._pending[turn_id] = _Pending(text, now_s)
+            out += self.tick(now_s)  # the emotion may be here already
+        return out
+
+    def emotion(self, turn_id: int, label: str, mood_valence: float, now_s: float) -> list[Out]:
+        """The final emotion of a turn."""
+        self._emotions[turn_id] = label
+        self.mood = mood_valence
+        return self.tick(now_s)
+
+    def progress(self, turn_id: int, state: str, spoken_text: str) -> list[Out]:
+        """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played."""
+        if state == "started":
+            self.turns.speech_started(turn_id)
+        elif state in ("done", "interrupted"):
+            self.robot_text = spoken_text
+            self.policy.spoken(spoken_text)  # "repeat that" repeats what was heard, not what was planned
+            self.conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
+            self.turns.speech_ended(turn_id)
+        return []
+
+    def tick(self, now_s: float) -> list[Out]:
+        """Barge-in by sustained speech, and the decisions whose emotion came or waited long enough."""
+        out: list[Out] = []
+        speaking_turn = self.turns.speaking_turn
+        if self.turns.check_sustained(now_s):
+            out += self._barge_in(speaking_turn, "sustained_speech")
+        for turn_id, pending in list(self._pending.items()):
+            if self.turns.is_stale(turn_id):
+                del self._pending[turn_id]
+                self.health.count("stale_turns_dropped")
+                continue
+            if turn_id not in self._emotions and now_s - pending.final_s < self.config.emotion_wait_s:
+                continue
+            del self._pending[turn_id]
+            out += self._decide(turn_id, pending.text, self._emotions.pop(turn_id, "neutral"))
+        for old in [t for t in self._emotions if t < self.turns.turn_id]:
+            del self._emotions[old]
+        for old in [t for t in self._llm if self.turns.is_stale(t)]:  # the user went on: no model reply wanted
+            del self._llm[old]
+            self.health.count("llm_stale_dropped")
+            out.append(CancelLlm(old))
+        return out
+
+    # -- the language model's reply, handed back by its worker -----------------------------------------------
+    def llm_sentence(self, turn_id: int, text: str) -> list[Out]:
+        reply = self._llm.get(turn_id)
+        if reply is None:
+            return []
+        if self.turns.is_stale(turn_id):
+            del self._llm[turn_id]
+            self.health.count("llm_stale_dropped")
+            return [CancelLlm(turn_id)]
+        reply.said += 1
+        return self._act(turn_id, dataclasses.replace(reply.fallback, text=text, intent="llm", action=""))
+
+    def llm_failed(self, turn_id: int, error: str) -> list[Out]:
+        """The model failed: before its first sentence, the embedded reply is spoken instead."""
+        self.health.problem("llm_errors", f"language model failed: {error}")
+        reply = self._llm.pop(turn_id, None)
+        if reply is None or reply.said or self.turns.is_stale(turn_id):
+            return []
+        self.health.count("llm_fallbacks")
+        return self._act(turn_id, reply.fallback)
+
+    def llm_done(self, turn_id: int) -> list[Out]:
+        reply = self._llm.pop(turn_id, None)
+        if reply is None or reply.said:
+            return []
+        return self._act(turn_id, reply.fallback)  # an empty answer
+
+    # -- decisions -------------------------------------------------------------------------------------------
+    def _decide(self, turn_id: int, text: str, emotion: str) -> list[Out]:
+        self.user_emotion = emotion
+        reply = self.policy.respond(text, emotion, self.mood)
+        self.health.timing("decide", reply.decide_ms)
+        if self.config.llm and reply.intent in self.config.llm_intents:
+            self._llm[turn_id] = _LlmReply(reply)
+            return [LlmJob(turn_id, self.conversation.messages(text, reply.emotion))]
+        return self._act(turn_id, reply)
+
+    def _act(self, turn_id: int, reply: Reply) -> list[Out]:
+        self.intent = reply.intent
+        self.turns.speaking(turn_id, reply.text)
+        out: list[Out] = []
+        if reply.action == "stop":
+            out.append(Stop(self.turns.speaking_turn))
+        elif reply.action == "volume_up":
+            self.volume = min(VOLUME_RANGE[1], self.volume * VOLUME_STEP)
+        elif reply.action == "volume_down":
+            self.volume = max(VOLUME_RANGE[0], self.volume / VOLUME_STEP)
+        elif reply.action == "rate_up":
+            self.rate = min(RATE_RANGE[1], self.rate * RATE_STEP)
+        elif reply.action == "rate_down":
+            self.rate = max(RATE_RANGE[0], self.rate / RATE_STEP)
+        out.append(Say(turn_id, reply.text, reply.expression, reply.style, self.rate, self.volume, reply.intent))
+        self.health.count(f"intent_{reply.intent}")
+        return out
+
+    def _barge_in(self, speaking_turn: int, why: str) -> list[Out]:
+        if not self.config.barge_in:
+            return []
+        self.health.count(f"barge_ins_{why}")
+        return [Stop(speaking_turn)]

@@ -1,0 +1,144 @@
+"""Turn-taking: who has the floor, when the user really interrupts the robot, and which work is stale (no rclpy).
+
+Barge-in. The robot stops talking only when the user really takes the floor, so that its own voice picked up by
+the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
+- the voice activity must open a turn (the ASR already needs 200 ms of speech for that), then
+- the user's words decide: a partial or final transcript with a word that is not a backchannel and that is not
+  the robot's own reply heard back (most of the heard words occur in what the robot is saying) interrupts at once;
+- speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
+  utterance whose first partial is late);
+- a turn that ends with only a backchannel, the robot's own words or no words at all is ignored.
+Limits: this is not acoustic echo cancellation. A user who repeats the robot's words back, or speaks over the
+robot in a voice the ASR cannot transcribe, is only caught by the sustained-speech rule; a robot with a
+loud speaker next to its microphones still needs AEC in its audio driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from optimus_voice.common.words import words
+from optimus_voice.contract.states import State
+
+BACKCHANNELS = frozenset([
+    "yeah", "yes", "yep", "yup", "ok", "okay", "mhm", "mmhm", "mhmm", "mm", "mmm", "hmm", "mmhmm", "uh", "huh",
+    "uhhuh", "uhuh", "right", "sure", "oh", "ah", "aha", "wow", "cool", "nice", "i", "see", "alright"
+])
+def _words(text: str) -> list[str]:
+    return words(text.replace("-", ""))  # "mm-hm", "uh-huh" are one backchannel each
+
+
+def classify_interruption(text: str, robot_text: str, echo_overlap: float = 0.6) -> str:
+    """What words heard while the robot speaks are: 'interrupt', 'backchannel', 'echo' or 'nothing'."""
+    words = _words(text)
+    if not words:
+        return "nothing"
+    content = [w for w in words if w not in BACKCHANNELS]
+    if not content:
+        return "backchannel"
+    robot = set(_words(robot_text))
+    if robot and sum(w in robot for w in content) >= echo_overlap * len(content):
+        return "echo"
+    return "interrupt"
+
+
+@dataclass
+class _Candidate:
+    """A user turn that started while the robot was speaking, not yet judged."""
+
+    turn_id: int
+    started_s: float
+    ended: bool = False      # the voice activity ended: only the final transcript can still decide
+    suspect: bool = False    # heard the robot's own words: never interrupt on duration alone
+    verdicts: list[str] = field(default_factory=list)
+
+
+class TurnTaking:
+    """Who has the floor. Turn ids order everything: work for a turn older than the latest is stale."""
+
+    def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6) -> None:
+        self.state = State.IDLE
+        self.turn_id = 0          # latest user turn that has the floor
+        self.speaking_turn = 0    # turn whose reply is being spoken
+        self.robot_text = ""      # the reply being spoken (to recognise it when the microphone hears it)
+        self.sustained_s = sustained_s
+        self.echo_overlap = echo_overlap
+        self.candidate: _Candidate | None = None
+        self._ignored: set[int] = set()
+
+    def _take_floor(self, turn_id: int) -> None:
+        self.turn_id = max(self.turn_id, turn_id)
+        self.state = State.LISTENING
+        self.candidate = None
+
+    def user_started(self, turn_id: int, now_s: float) -> None:
+        """Voice activity opened a turn. While the robot speaks it is only a candidate interruption."""
+        if self.state == State.SPEAKING:
+            self.candidate = _Candidate(turn_id, now_s)
+        else:
+            self._take_floor(turn_id)
+
+    def user_stopped(self, turn_id: int) -> None:
+        if self.candidate is not None and self.candidate.turn_id == turn_id:
+            self.candidate.ended = True
+
+    def heard(self, turn_id: int, text: str) -> bool:
+        """A partial transcript. True if it shows a real interruption: stop the robot now."""
+        c = self.candidate
+        if c is None or c.turn_id != turn_id:
+            return False
+        verdict = classify_interruption(text, self.robot_text, self.echo_overlap)
+        c.verdicts.append(verdict)
+        c.suspect = c.suspect or verdict == "echo"
+        if verdict == "interrupt":
+            self._take_floor(turn_id)
+            return True
+        return False
+
+    def check_sustained(self, now_s: float) -> bool:
+        """True if a candidate has talked over the robot for sustained_s with nothing against it: stop now."""
+        c = self.candidate
+        if c is None or c.ended or c.suspect or now_s - c.started_s < self.sustained_s:
+            return False
+        self._take_floor(c.turn_id)
+        return True
+
+    def user_finished(self, turn_id: int, text: str) -> tuple[bool, bool]:
+        """A final transcript: (answer it?, is it a barge-in that must stop the robot now?)."""
+        if turn_id in self._ignored:
+            return False, False
+        c = self.candidate
+        if c is not None and c.turn_id == turn_id:
+            if not self.heard(turn_id, text):
+                self.candidate = None
+                self._ignored.add(turn_id)  # a backchannel, a cough or our own voice: the robot goes on
+                return False, False
+            self.state = State.THINKING
+            return True, True
+        if turn_id < self.turn_id:
+            return False, False
+        self.turn_id = turn_id
+        self.state = State.THINKING
+        return True, False
+
+    def is_stale(self, turn_id: int) -> bool:
+        return turn_id < self.turn_id
+
+    def speaking(self, turn_id: int, text: str) -> None:
+        """The dialogue asked the robot to say `text` for turn_id."""
+        self.robot_text = text
+
+    def speech_started(self, turn_id: int) -> None:
+        if not self.is_stale(turn_id) and self.state != State.LISTENING:
+            self.state = State.SPEAKING
+            self.speaking_turn = turn_id
+
+    def speech_ended(self, turn_id: int) -> None:
+        if turn_id == self.speaking_turn and self.state == State.SPEAKING:
+            self.state = State.IDLE if self.candidate is None else State.LISTENING
+            if self.candidate is not None:  # the robot finished while the user was talking: the user has the floor
+                self._take_floor(self.candidate.turn_id)
+
+    def nothing_to_say(self, turn_id: int) -> None:
+        if turn_id == self.turn_id and self.state == State.THINKING:
+            self.state = State.IDLE

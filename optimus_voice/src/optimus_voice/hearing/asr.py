@@ -1,0 +1,329 @@
+"""Streaming speech recognition: turns segmented by Silero VAD, partial and final Whisper transcripts.
+
+StreamingAsr turns a stream of AudioChunks into voice-activity events and partial/final transcripts. It is
+synchronous: the caller runs it in its own thread, so a decode never blocks audio intake (audio queues while a
+decode runs and the VAD catches up in a few milliseconds). With `background_partials`, partials are decoded on a
+thread of their own: the VAD keeps up while one runs, and the speculative final at a pause never waits for one.
+
+Endpointing: at the first short pause the final decode starts speculatively. If the text reads as a finished
+sentence, `end_silence_ms` of silence ends the turn; if it trails off ("and", "um", a comma) the turn waits up to
+`hold_silence_ms`. When the user stays quiet the speculative result is the final transcript, so it is ready as the
+turn ends instead of one decode later; when they go on talking it is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from optimus_voice.audio_io.sources import AudioChunk
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.contract.stamps import NS_PER_S, TurnCounter, now_ns
+from optimus_voice.hearing.endpoint import sounds_complete
+from optimus_voice.hearing.vad import WINDOW, SileroVad
+from optimus_voice.hearing.whisper import Hypothesis, WhisperRecognizer
+
+
+def ms_to_samples(ms: float) -> int:
+    return int(ms * SAMPLE_RATE / 1000)
+
+
+@dataclass
+class AsrConfig:
+    vad_threshold: float = 0.5          # VAD probability that counts as speech
+    vad_neg_threshold: float = 0.35     # below this, a window counts as silence
+    min_speech_ms: float = 200.0        # speech needed before a turn opens
+    spec_silence_ms: float = 64.0       # silence after which the final decode starts speculatively
+    end_silence_ms: float = 256.0       # silence that ends a turn after a complete sentence
+    hold_silence_ms: float = 800.0      # silence that ends a turn that trails off (and any turn at the latest)
+    max_turn_s: float = 20.0            # a turn is cut here however the user goes on
+    preroll_ms: float = 600.0           # audio kept in front of the detected speech start
+    trailing_ms: float = 500.0          # silence decoded after the end of speech
+    pad_trailing: bool = True           # make up trailing silence not yet heard with digital silence
+    partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
+    partial_max_lag_ms: float = 150.0   # skip a partial while the audio being processed is older than this
+    background_partials: bool = False   # decode partials on a thread of their own (a second recognizer worker)
+
+
+CONFIG_HELP = {
+    "vad_threshold": "VAD probability that counts as speech.",
+    "vad_neg_threshold": "VAD probability below which a window is silence.",
+    "min_speech_ms": "Speech needed before a turn opens (ms).",
+    "spec_silence_ms": "Silence after which the final decode starts speculatively (ms).",
+    "end_silence_ms": "Silence that ends a turn whose text is a complete sentence (ms).",
+    "hold_silence_ms": "Silence that ends a turn trailing off ('and', 'um', a comma), and any turn at the latest (ms).",
+    "max_turn_s": "Longest turn (s); longer speech is cut into turns.",
+    "preroll_ms": "Audio kept in front of the detected speech start (ms).",
+    "trailing_ms": "Silence decoded after the end of speech (ms).",
+    "pad_trailing": "Make up trailing silence not yet heard (speculative decodes) with digital silence.",
+    "partial_interval_ms": "Speech between partial transcripts (ms); 0 disables partials.",
+    "partial_max_lag_ms": "Skip a partial while the audio being processed is older than this (ms): catching up "
+                          "with real time comes first.",
+    "background_partials": "Decode partials on a thread of their own (the recognizer gets a second worker), so "
+                           "the final decode at a pause never waits for one; worth it with cores to spare.",
+}
+
+
+@dataclass
+class VadEvent:
+    kind: str          # "start" | "ongoing" (a pause: end_index is where speech stopped) | "end"
+    turn_id: int
+    probability: float
+    start_index: int
+    start_ns: int
+    end_index: int = 0
+    end_ns: int = 0
+
+
+@dataclass
+class SpeechAudio:
+    """Audio of the user's turn, in stream order: the preroll and first speech when the turn opens, then each
+    chunk while it lasts (the pause and the end come after the audio they refer to)."""
+
+    turn_id: int
+    first_sample_index: int
+    samples: np.ndarray
+    stamp_ns: int      # capture time of the first sample
+
+
+@dataclass
+class TranscriptEvent:
+    turn_id: int
+    hypothesis: Hypothesis
+    is_final: bool
+    stable_words: int
+    start_index: int
+    start_ns: int      # capture time of the turn's first sample; word times are relative to it
+    end_ns: int = 0
+
+
+@dataclass
+class _Turn:
+    turn_id: int
+    start_index: int
+    start_ns: int
+    audio: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    last_partial_at: int = 0
+    previous_words: list[str] = field(default_factory=list)
+    stable: int = 0
+    speculative: tuple[int, Hypothesis] | None = None  # (end of speech index, hypothesis) at the current pause
+
+
+_NORM = re.compile(r"[^\w']+")
+
+
+def _norm(word: str) -> str:
+    return _NORM.sub("", word.lower())
+
+
+def agreed_prefix(previous: list[str], current: list[str]) -> int:
+    """Number of leading words two successive hypotheses agree on (LocalAgreement-2)."""
+    n = 0
+    for a, b in zip(previous, current, strict=False):
+        if _norm(a) != _norm(b):
+            break
+        n += 1
+    return n
+
+
+class StreamingAsr:
+    """VAD-segmented turns with periodic partial decodes and a speculative final decode at the first pause."""
+
+    def __init__(self, vad: SileroVad, recognizer: WhisperRecognizer, config: AsrConfig | None = None,
+                 turns: TurnCounter | None = None) -> None:
+        self.vad = vad
+        self.recognizer = recognizer
+        self.cfg = config or AsrConfig()
+        self.turns = turns or TurnCounter()
+        self._preroll: deque[np.ndarray] = deque()
+        self._preroll_samples = 0
+        self._index = 0            # stream index of the next sample to reach the VAD
+        self._ref = (0, 0)         # (sample index, capture ns) of the latest chunk, to stamp any index
+        self._speech_run = 0
+        self._silence_run = 0
+        self._turn: _Turn | None = None
+        self._handed_out = 0       # stream index up to which turn audio went to on_speech_audio
+        self.last_probability = 0.0
+        self.speculative_hits = 0  # finals that reused the decode started at the pause
+        # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
+        # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
+        self.on_pause: Callable[[VadEvent], None] | None = None
+        # Called with the audio of each turn as it arrives, so the voice can be analysed without all the audio.
+        self.on_speech_audio: Callable[[SpeechAudio], None] | None = None
+        self._partials = ThreadPoolExecutor(1, "asr-partial") if self.cfg.background_partials else None
+        self._pending: Future | None = None  # the partial decoding there; dropped when its turn pauses or ends
+
+    def stamp(self, index: int) -> int:
+        ref_index, ref_ns = self._ref
+        return ref_ns + (index - ref_index) * NS_PER_S // SAMPLE_RATE
+
+    def push(self, chunk: AudioChunk) -> list[VadEvent | TranscriptEvent]:
+        # The VAD holds back under one window, so a chunk normally starts in [_index, _index + WINDOW). Anything else
+        # is a gap (audio dropped upstream) or a jump back (a restarted or corrupt stream): follow the new position.
+        if not self._index <= chunk.first_sample_index <= self._index + WINDOW:
+            self._index = chunk.first_sample_index
+            self._handed_out = min(self._handed_out, self._index)
+        self._ref = (chunk.first_sample_index, chunk.stamp_ns)
+        events: list[VadEvent | TranscriptEvent] = []
+        pending_start = self._index
+        probs = self.vad.push(chunk.samples)
+        self._keep(chunk.samples)
+        for i, p in enumerate(probs):
+            self.last_probability = p
+            window_start = pending_start + i * WINDOW
+            events += self._step(p, window_start)
+        self._index = pending_start + len(probs) * WINDOW
+        if self._turn is not None:
+            events += self._maybe_partial()
+        return events
+
+    def flush(self) -> list[VadEvent | TranscriptEvent]:
+        """End any open turn now (end of stream)."""
+        return self._end_turn(self._index) if self._turn else []
+
+    def close(self) -> None:
+        """Stop the partials' thread (a decode it is running is dropped)."""
+        if self._partials is not None:
+            self._partials.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _keep(self, samples: np.ndarray) -> None:
+        if self._turn is not None:
+            self._turn.audio.append(samples)
+            self._turn.samples += len(samples)
+            self._speech_audio(self._ref[0], samples)
+        self._preroll.append(samples)
+        self._preroll_samples += len(samples)
+        # Enough for the preroll, the speech the VAD needs to open a turn, and its reaction time.
+        limit = ms_to_samples(self.cfg.preroll_ms + self.cfg.min_speech_ms + 1000)
+        while self._preroll_samples - len(self._preroll[0]) > limit:
+            self._preroll_samples -= len(self._preroll.popleft())
+
+    def _step(self, p: float, window_start: int) -> list[VadEvent | TranscriptEvent]:
+        cfg = self.cfg
+        if self._turn is None:
+            self._speech_run = self._speech_run + WINDOW if p >= cfg.vad_threshold else 0
+            if self._speech_run >= ms_to_samples(cfg.min_speech_ms):
+                return [self._open_turn(window_start + WINDOW - self._speech_run, p)]
+            return []
+        t = self._turn
+        if p < cfg.vad_neg_threshold:
+            self._silence_run += WINDOW
+        else:
+            self._silence_run = 0
+            t.speculative = None  # the user goes on: what was decoded at the pause is not the end
+        end_index = window_start + WINDOW - self._silence_run
+        if window_start - t.start_index >= cfg.max_turn_s * SAMPLE_RATE:
+            return self._end_turn(end_index)
+        if not self._silence_run:
+            return []
+        events: list[VadEvent | TranscriptEvent] = []
+        if t.speculative is None and self._silence_run >= ms_to_samples(cfg.spec_silence_ms):
+            if self.on_pause is not None:
+                self.on_pause(VadEvent("ongoing", t.turn_id, p, t.start_index, t.start_ns, end_index,
+                                       self.stamp(end_index)))
+            self._pending = None  # a partial still decoding is older than what the pause decodes
+            hyp = self._decode(end_index, word_timestamps=True)
+            t.speculative = (end_index, hyp)
+            events.append(self._partial_event(hyp))
+        needed = cfg.hold_silence_ms
+        if t.speculative is not None and sounds_complete(t.speculative[1].text):
+            needed = cfg.end_silence_ms
+        if self._silence_run >= ms_to_samples(max(needed, cfg.spec_silence_ms)):
+            events += self._end_turn(end_index)
+        return events
+
+    def _open_turn(self, speech_index: int, p: float) -> VadEvent:
+        start_index = max(0, speech_index - ms_to_samples(self.cfg.preroll_ms))
+        audio = np.concatenate(list(self._preroll))
+        # The preroll ring ends with the latest chunk: map its first sample to a stream index.
+        end_index = self._ref[0] + len(self._preroll[-1])
+        buffered_from = end_index - len(audio)
+        start_index = max(start_index, buffered_from)
+        start_ns = self.stamp(start_index)
+        turn_id = self.turns.next(start_ns)
+        self._turn = _Turn(turn_id, start_index, start_ns, [audio[start_index - buffered_from:]],
+                           end_index - start_index)
+        self._turn.last_partial_at = self._turn.samples
+        self._silence_run = 0
+        self._speech_run = 0
+        # The preroll may reach back into the previous turn (Whisper reads a word better with what led up to it);
+        # the turn's audio is handed out from where the previous turn's ended, so none is handed out twice.
+        skip = min(max(0, self._handed_out - start_index), len(self._turn.audio[0]))
+        self._speech_audio(start_index + skip, self._turn.audio[0][skip:])
+        return VadEvent("start", turn_id, p, start_index, start_ns)
+
+    def _speech_audio(self, first_index: int, samples: np.ndarray) -> None:
+        if self.on_speech_audio is not None and len(samples):
+            self.on_speech_audio(SpeechAudio(self._turn.turn_id, first_index, samples, self.stamp(first_index)))
+        self._handed_out = max(self._handed_out, first_index + len(samples))
+
+    def _turn_audio(self) -> np.ndarray:
+        t = self._turn
+        audio = np.concatenate(t.audio) if len(t.audio) > 1 else t.audio[0]
+        t.audio = [audio]
+        return audio
+
+    def _decode(self, end_index: int, word_timestamps: bool) -> Hypothesis:
+        """Decode the turn up to end_index plus trailing_ms of silence: what has arrived of it, and digital silence
+        for the rest (Whisper misreads the last word of audio that stops abruptly)."""
+        t = self._turn
+        audio = self._turn_audio()
+        speech = max(end_index - t.start_index, WINDOW)
+        trailing = ms_to_samples(self.cfg.trailing_ms)
+        audio = audio[:speech + trailing]
+        if self.cfg.pad_trailing and len(audio) < speech + trailing:
+            audio = np.concatenate([audio, np.zeros(speech + trailing - len(audio), np.float32)])
+        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps)
+
+    def _partial_event(self, hyp: Hypothesis) -> TranscriptEvent:
+        t = self._turn
+        words = hyp.text.split()
+        t.stable = max(t.stable, min(agreed_prefix(t.previous_words, words), len(words)))
+        t.previous_words = words
+        return TranscriptEvent(t.turn_id, hyp, False, min(t.stable, len(words)), t.start_index, t.start_ns)
+
+    def _maybe_partial(self) -> list[TranscriptEvent]:
+        t = self._turn
+        events = self._decoded_partial()
+        interval = ms_to_samples(self.cfg.partial_interval_ms)
+        # No partial during a pause: nothing new was said, and the speculative final covers it.
+        if (interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval
+                or self._pending is not None):
+            return events
+        if (now_ns() - self._ref[1]) / 1e6 > self.cfg.partial_max_lag_ms:
+            return events  # behind real time (a decode took long): a stale partial would only delay the final
+        t.last_partial_at = t.samples
+        audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays
+        if self._partials is None:
+            return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False))]
+        self._pending = self._partials.submit(self.recognizer.transcribe, audio, word_timestamps=False,
+                                              fallback=False)
+        return events
+
+    def _decoded_partial(self) -> list[TranscriptEvent]:
+        """The background partial, once decoded."""
+        if self._pending is None or not self._pending.done():
+            return []
+        decode, self._pending = self._pending, None
+        return [self._partial_event(decode.result())]
+
+    def _end_turn(self, end_index: int) -> list[VadEvent | TranscriptEvent]:
+        t = self._turn
+        end_ns = self.stamp(end_index)
+        if t.speculative is not None and t.speculative[0] == end_index:
+            hyp = t.speculative[1]
+            self.speculative_hits += 1
+        else:
+            hyp = self._decode(end_index, word_timestamps=True)
+        self._turn = None
+        self._pending = None
+        self._silence_run = 0
+        n = len(hyp.text.split())
+        return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),
+                TranscriptEvent(t.turn_id, hyp, True, n, t.start_index, t.start_ns, end_ns)]

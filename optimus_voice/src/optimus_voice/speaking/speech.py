@@ -1,0 +1,96 @@
+"""A reply as the stream the speaker plays (no rclpy): synthesized a piece at a time, cut into frames on one
+running sample index, with the lip-sync visemes of each piece placed on the same index and on the clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from optimus_voice.contract.health import Health
+from optimus_voice.contract.stamps import NS_PER_S, now_ns
+from optimus_voice.speaking.playback import PlaybackTracker, Utterance
+from optimus_voice.speaking.tts import SpeechChunk, Synthesizer
+
+
+@dataclass
+class AudioOut:
+    turn_id: int
+    first_sample_index: int      # on the speech stream
+    samples: np.ndarray          # float32 mono
+    sample_rate: int
+    stamp_ns: int                # when it was sent (the first sample is due to play from then)
+
+
+@dataclass
+class VisemeOut:
+    viseme: str
+    phonemes: str
+    start_ns: int                # when it will be heard, if playback keeps pace from the reply's first frame
+    duration_s: float
+    sample_index: int            # on the speech stream
+
+
+@dataclass
+class VisemesOut:
+    turn_id: int
+    sample_rate: int
+    visemes: list[VisemeOut]
+
+
+class SpeechOutput:
+    """Speaks replies into frames of `frame_ms`, keeping the tracker's account of what was sent."""
+
+    def __init__(self, synth: Synthesizer, tracker: PlaybackTracker, frame_ms: float = 40.0,
+                 health: Health | None = None) -> None:
+        self.synth = synth
+        self.tracker = tracker
+        self.frame_ms = frame_ms
+        self.health = health or Health()
+        self.index = 0  # the speech stream's sample index
+
+    def speak(self, turn_id: int, text: str, style: str = "neutral", rate: float = 1.0,
+              volume: float = 1.0) -> Iterator[AudioOut | VisemesOut]:
+        """Frames and visemes of one reply, until it is done, interrupted or superseded by a newer turn."""
+        utt = self.tracker.begin(turn_id, text)
+        t0 = time.perf_counter()
+        for chunk in self.synth.synthesize(text, style or "neutral", rate or 1.0, volume or 1.0):
+            if utt.finished or self.tracker.superseded(turn_id):
+                return
+            pieces = chunk.text.split()
+            # Word ends from the phoneme alignment, else spread evenly over the piece's audio.
+            ends = chunk.word_ends or [int(len(chunk.samples) * (i + 1) / len(pieces)) for i in range(len(pieces))]
+            utt.words += [(w, utt.samples + end) for w, end in zip(pieces, ends, strict=True)]
+            if chunk.visemes:
+                yield self._visemes(utt, chunk)
+            if not (yield from self._frames(utt, chunk, t0)):
+                return  # stopped mid-piece
+            self.health.timing("synthesis_per_piece", chunk.synth_ms)
+        utt.synthesized = True
+        self.health.count("utterances")
+
+    def _frames(self, utt: Utterance, chunk: SpeechChunk, t0: float) -> Generator[AudioOut, None, bool]:
+        """The piece's frames; returns False if the reply was stopped before all were sent."""
+        frame = int(chunk.sample_rate * self.frame_ms / 1000)
+        for start in range(0, len(chunk.samples), frame):
+            if utt.finished:
+                return False
+            part = chunk.samples[start:start + frame]
+            stamp = now_ns()
+            if not utt.first_audio_ns:
+                utt.first_audio_ns = stamp
+                self.health.timing("first_audio", (time.perf_counter() - t0) * 1000)
+            yield AudioOut(utt.turn_id, self.index, part, chunk.sample_rate, stamp)
+            self.index += len(part)
+            utt.samples += len(part)
+        return True
+
+    def _visemes(self, utt: Utterance, chunk: SpeechChunk) -> VisemesOut:
+        """Visemes of the piece about to be sent: sample indices on the stream, and the time each will be heard if
+        playback keeps pace from the first frame of the reply."""
+        rate = chunk.sample_rate
+        first_ns = utt.first_audio_ns or now_ns()
+        return VisemesOut(utt.turn_id, rate, [
+            VisemeOut(v.viseme, v.phonemes, first_ns + (utt.samples + v.start) * NS_PER_S // rate, v.samples / rate,
+                      self.index + v.start) for v in chunk.visemes])

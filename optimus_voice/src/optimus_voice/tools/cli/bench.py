@@ -1,0 +1,52 @@
+"""`optimus-voice bench e2e [CLIP...]`: voice-to-voice latency of the whole graph on real speech."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+DEFAULT_SET = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "asr_commonvoice_dev"
+
+
+def default_clips(limit: int) -> list[str]:
+    manifest = DEFAULT_SET / "manifest.csv"
+    if not manifest.exists():
+        raise SystemExit(f"no clips given and {manifest} does not exist: pass audio files")
+    with manifest.open(newline="") as f:
+        return [str(DEFAULT_SET / row["file"]) for row in csv.DictReader(f)][:limit]
+
+
+def cmd_e2e(ns: argparse.Namespace) -> int:
+    from optimus_voice.tools import e2e, turn_timing
+
+    clips = ns.clips or default_clips(ns.limit)
+    result = e2e.run(clips, pause_s=ns.pause, record=ns.record, repeat=ns.repeat,
+                     echo=(lambda *_: None) if ns.json else print)
+    if ns.json:
+        print(json.dumps(result))
+        return 0
+    print("\n".join(turn_timing.describe(result)))
+    for name, r in result["resources"].items():
+        print(f"  {name:10s} CPU idle {r['cpu_idle_pct']}%  active {r['cpu_active_pct']}%  "
+              f"RSS max {r['rss_max_mb']} MB (fifths of the run {r['rss_fifths_mb']} MB)")
+    print(f"voice to voice p50, first and second half of the turns: {result['voice_to_voice_halves_p50_ms']} ms; "
+          f"problem counters: {result['node_counters'] or 'none'}")
+    print(f"session bag: {result['session_bag']} (optimus-voice report BAG draws its timeline)")
+    print(f"whole stack RSS {result['whole_stack_rss_mb']} MB; idle listening {result['idle_cpu_pct_of_one_core']}% "
+          "of one core")
+    return 0
+
+
+def add_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="benchmarks of the running graph")
+    kinds = bench.add_subparsers(dest="kind", required=True)
+    e2e = kinds.add_parser("e2e", help="voice-to-voice latency, per stage, plus CPU and memory of every node")
+    e2e.add_argument("clips", nargs="*", help="speech files (default: Common Voice clips from ../shared/data)")
+    e2e.add_argument("--limit", type=int, default=12, help="number of default clips")
+    e2e.add_argument("--pause", type=float, default=4.0, help="seconds of silence after each clip")
+    e2e.add_argument("--repeat", type=int, default=1, help="play the clips this many times (a soak)")
+    e2e.add_argument("--record", help="write the session bag here (default: in a temporary folder)")
+    e2e.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
+    e2e.set_defaults(func=cmd_e2e)

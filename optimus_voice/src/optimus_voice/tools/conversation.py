@@ -1,0 +1,60 @@
+"""Prints the conversation as it happens (for `optimus-voice up --show` and the demo), from the graph's topics."""
+
+from __future__ import annotations
+
+import threading
+
+from optimus_voice.contract import topics
+from optimus_voice.contract.stamps import from_time, ms_between
+from optimus_voice.tools.probe import TopicProbe
+
+WATCH = (topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT, topics.SPEECH_PROGRESS)
+
+
+class ConversationPrinter:
+    """Polls a TopicProbe and prints one block per user turn: heard, emotion, reply, and latencies."""
+
+    def __init__(self, echo=print) -> None:
+        self.probe = TopicProbe(WATCH, name="optimus_voice_conversation")
+        self.echo = echo
+        self._seen: dict[str, int] = {}
+        self._speech_end: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _new(self, topic: topics.Topic) -> list:
+        msgs = self.probe.of(topic)
+        start = self._seen.get(topic.name, 0)
+        self._seen[topic.name] = len(msgs)
+        return msgs[start:]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            for m in self._new(topics.TRANSCRIPT):
+                if m.is_final and m.text:
+                    self._speech_end[m.turn_id] = from_time(m.speech_end)
+                    lag = ms_between(from_time(m.speech_end), from_time(m.header.stamp))
+                    self.echo(f"\n[turn {m.turn_id}] user: {m.text!r} (final transcript {lag:.0f} ms after speech end)")
+            for m in self._new(topics.EMOTION):
+                if m.is_final:
+                    self.echo(f"[turn {m.turn_id}] emotion: {m.label} (valence {m.valence:+.2f}, "
+                              f"mood {m.mood_valence:+.2f})")
+            for m in self._new(topics.SPEECH_REQUEST):
+                if m.action == m.ACTION_SAY:
+                    self.echo(f"[turn {m.turn_id}] robot ({m.expression}, {m.style}): {m.text!r}")
+            for m in self._new(topics.AUDIO_OUT):
+                end = self._speech_end.pop(m.turn_id, None)
+                if end is not None:
+                    lag = ms_between(end, from_time(m.header.stamp))
+                    self.echo(f"[turn {m.turn_id}] first reply audio {lag:.0f} ms after the user stopped speaking "
+                              "(voice-to-voice)")
+            for m in self._new(topics.SPEECH_PROGRESS):
+                if m.state in (m.DONE, m.INTERRUPTED):
+                    how = "done" if m.state == m.DONE else "interrupted"
+                    self.echo(f"[turn {m.turn_id}] speech {how}: played {m.words_played}/{m.words_total} words")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self.probe.close()

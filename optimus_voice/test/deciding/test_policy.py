@@ -1,0 +1,53 @@
+"""The embedded reply policy: paraphrases, emotion, what was actually said, the fallback matcher."""
+
+import pytest
+
+
+def test_policy_understands_paraphrases_it_was_not_given(policy):
+    assert policy.matcher.backend == "minilm"
+    # None of these is an example in intents.yaml (the benchmark has a larger set of its own).
+    cases = {"hey there, good to see you": "greeting", "could you let me know the current hour": "time",
+             "I can hardly hear a thing you say": "louder", "please don't talk so fast": "slower",
+             "who exactly am I talking to": "identity", "okay, I'm heading out now, bye": "farewell",
+             "sorry, could you say it one more time": "repeat", "be silent now": "stop"}
+    for text, intent in cases.items():
+        assert policy.respond(text).intent == intent, text
+    for off_topic in ["what is the square root of two hundred", "please water the plants in the garden"]:
+        assert policy.respond(off_topic).intent == "unknown", off_topic
+
+
+def test_policy_answers_the_users_emotion_and_mood(policy):
+    assert policy.respond("please speak louder").action == "volume_up"
+    sad = policy.respond("how is it going", emotion="sad")
+    assert (sad.expression, sad.style) == ("concerned", "calm")
+    assert "sorry" in sad.text.lower() or "tough" in sad.text.lower()
+    happy = policy.respond("how is it going", emotion="happy")
+    assert happy.expression == "happy" and happy.text != sad.text
+    # A neutral-sounding turn of a user whose mood has been low is answered gently.
+    assert policy.respond("how is it going", emotion="neutral", mood=-0.6).style == "calm"
+    unknown = policy.respond("the quantum chromodynamics of jellybeans", emotion="angry")
+    assert unknown.intent == "unknown" and unknown.style == "calm"
+
+
+def test_policy_repeats_what_was_actually_said_and_caps_replies(policy, tmp_path):
+    from optimus_voice.deciding.policy import MAX_REPLY_CHARS, Policy, cap
+
+    policy.respond("what can you do")
+    policy.spoken("I can chat with you, tell you")  # interrupted after these words
+    assert policy.respond("say that again").text == "I said: I can chat with you, tell you"
+    long = "This is a sentence. " * 40
+    assert len(cap(long)) <= MAX_REPLY_CHARS and cap(long).endswith(".")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("intents:\n  x:\n    examples: [a]\n    replies: [b]\n    action: rm_rf\nunknown:\n  replies: [c]\n")
+    with pytest.raises(ValueError, match="whitelist"):
+        Policy(bad)
+
+
+def test_policy_falls_back_to_words_without_the_embedding_model():
+    from pathlib import Path
+
+    from optimus_voice.deciding.policy import Policy
+
+    words_policy = Policy(Path(__file__).parents[2] / "config" / "intents.yaml", use_embeddings=False)
+    assert words_policy.matcher.backend == "words"
+    assert words_policy.respond("what time is it now").intent == "time"

@@ -1,0 +1,54 @@
+"""Turn-taking: stale turns, and which speech over the robot is a real barge-in."""
+
+import pytest
+
+
+def test_turn_taking_drops_stale_turns():
+    from optimus_voice.contract.states import State
+    from optimus_voice.deciding.turn_taking import TurnTaking
+
+    tt = TurnTaking()
+    tt.user_started(10, 0.0)
+    assert tt.user_finished(10, "hello") == (True, False)
+    tt.speech_started(10)
+    assert tt.state == State.SPEAKING
+    tt.user_started(11, 5.0)
+    assert tt.heard(11, "wait, what about tomorrow")   # words: a real barge-in
+    assert tt.state == State.LISTENING
+    assert tt.user_finished(10, "hello") == (False, False)  # a late final for the old turn is stale
+    assert tt.is_stale(10)
+
+
+def speaking_robot(text="I can chat with you and tell you the time and the date"):
+    from optimus_voice.deciding.turn_taking import TurnTaking
+
+    tt = TurnTaking(sustained_s=1.2)
+    tt.user_started(1, 0.0)
+    tt.user_finished(1, "what can you do")
+    tt.speaking(1, text)
+    tt.speech_started(1)
+    return tt
+
+
+@pytest.mark.parametrize("heard", ["yeah", "mm-hm", "okay right", "", "tell you the time"])
+def test_backchannels_coughs_and_the_robots_own_voice_do_not_interrupt(heard):
+    from optimus_voice.contract.states import State
+
+    tt = speaking_robot()
+    tt.user_started(2, 10.0)
+    assert not tt.heard(2, heard)
+    tt.user_stopped(2)
+    assert not tt.check_sustained(12.0)           # it ended: duration alone cannot decide any more
+    assert tt.user_finished(2, heard) == (False, False)
+    assert tt.state == State.SPEAKING and not tt.is_stale(1)
+
+
+def test_sustained_speech_interrupts_unless_it_is_the_robots_echo():
+    tt = speaking_robot()
+    tt.user_started(2, 10.0)
+    assert not tt.check_sustained(11.0)
+    assert tt.check_sustained(11.3)               # 1.3 s of speech over the robot, no words yet
+    echo = speaking_robot()
+    echo.user_started(2, 10.0)
+    echo.heard(2, "chat with you and tell")       # the microphone hears the robot
+    assert not echo.check_sustained(13.0)

@@ -1,0 +1,168 @@
+"""The streaming recognizer on real speech: turns, partials, endpointing, the turn's audio, no text on noise."""
+
+import itertools
+
+import numpy as np
+import pytest
+from helpers import words
+from optimus_voice.audio_io.sources import FileSource
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def run_stream(asr, path, **kw):
+    events = []
+    for chunk in FileSource(path, realtime=False, **kw).chunks():
+        events += asr.push(chunk)
+    return events + asr.flush()
+
+
+def test_streaming_asr_on_real_speech(asr_parts, data_dir):
+    from optimus_voice.hearing.asr import StreamingAsr, TranscriptEvent, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    asr = StreamingAsr(vad_cls(), recognizer)
+    events = run_stream(asr, data_dir / "cv_concourse.wav", lead_silence_s=0.5)
+    starts = [e for e in events if isinstance(e, VadEvent) and e.kind == "start"]
+    ends = [e for e in events if isinstance(e, VadEvent) and e.kind == "end"]
+    finals = [e for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+    assert len(starts) == len(ends) == len(finals) == 1
+    final = finals[0]
+    assert final.turn_id == starts[0].turn_id
+    assert {"meet", "you", "concourse"} <= words(final.hypothesis.text)
+    assert final.hypothesis.words and all(0 <= w.confidence <= 1 for w in final.hypothesis.words)
+    # Speech starts after the half second of lead silence (the turn starts the preroll before, or at the stream's
+    # start), and ends before the clip does.
+    preroll = int(asr.cfg.preroll_ms * 16)
+    assert 0.4 * 16000 <= starts[0].start_index + preroll <= 1.2 * 16000
+    assert ends[0].end_index <= (0.5 + 2.6) * 16000
+
+
+def test_partials_have_a_stable_prefix_and_decoding_them_in_the_background_changes_no_turn(asr_parts, data_dir):
+    from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    runs = {}
+    for background in (False, True):
+        cfg = AsrConfig(partial_interval_ms=500.0, hold_silence_ms=900.0, background_partials=background)
+        asr = StreamingAsr(vad_cls(), recognizer, cfg)
+        runs[background] = run_stream(asr, data_dir / "jfk.wav", lead_silence_s=0.3)
+        asr.close()
+    for events in runs.values():
+        partials = [e for e in events if isinstance(e, TranscriptEvent) and not e.is_final]
+        assert partials
+        for e in partials:
+            assert 0 <= e.stable_words <= len(e.hypothesis.text.split())
+        # Every partial comes before its turn's final, never after it.
+        finals_at = {e.turn_id: i for i, e in enumerate(events) if isinstance(e, TranscriptEvent) and e.is_final}
+        assert all(i < finals_at[e.turn_id] for i, e in enumerate(events)
+                   if isinstance(e, TranscriptEvent) and not e.is_final)
+
+    def turns(events):
+        return [(e.kind, e.start_index, e.end_index) for e in events if isinstance(e, VadEvent)], \
+               [e.hypothesis.text for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+
+    # The voice activity and the finals do not depend on where the partials are decoded.
+    assert turns(runs[True]) == turns(runs[False])
+
+
+def test_a_complete_sentence_ends_the_turn_fast_with_the_speculative_decode(asr_parts, data_dir):
+    from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    cfg = AsrConfig()
+    asr = StreamingAsr(vad_cls(), recognizer, cfg)
+    events = []
+    silence_windows = None
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", realtime=False, lead_silence_s=0.3).chunks():
+        new = asr.push(chunk)
+        events += new
+        if any(isinstance(e, VadEvent) and e.kind == "end" for e in new):
+            end = next(e for e in new if isinstance(e, VadEvent) and e.kind == "end")
+            silence_windows = (chunk.first_sample_index + len(chunk.samples) - end.end_index) / 16000 * 1000
+    final = next(e for e in events if isinstance(e, TranscriptEvent) and e.is_final)
+    assert "look like" in final.hypothesis.text.lower()
+    assert asr.speculative_hits == 1, "the final is the decode started at the first pause"
+    # The question is complete, so the turn ended after end_silence_ms of silence, not hold_silence_ms.
+    assert silence_windows is not None and silence_windows < cfg.hold_silence_ms
+
+
+def test_asr_follows_a_stream_that_jumps_back_and_hands_out_the_turn_audio(asr_parts, data_dir):
+    """A corrupt frame index far ahead, then the real stream again: the turn is still found, with a plausible id
+    and the real positions; and the turn's audio goes out before the events that name its samples."""
+    from optimus_voice.audio_io.sources import AudioChunk
+    from optimus_voice.contract.stamps import plausible_turn
+    from optimus_voice.hearing.asr import AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    asr = StreamingAsr(vad_cls(), recognizer, AsrConfig(partial_interval_ms=0))
+    order: list = []
+    asr.on_speech_audio = order.append
+    asr.on_pause = order.append
+    events = asr.push(AudioChunk(np.zeros(320, np.float32), 2**62, 0))
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", realtime=False, lead_silence_s=0.3).chunks():
+        new = asr.push(chunk)
+        order += new
+        events += new
+    final = next(e for e in events if isinstance(e, TranscriptEvent) and e.is_final)
+    assert "look like" in final.hypothesis.text.lower() and plausible_turn(final.turn_id)
+    assert 0 < final.start_index < 16000
+    audio = [a for a in order if isinstance(a, SpeechAudio)]
+    assert audio[0].first_sample_index == final.start_index
+    assert all(b.first_sample_index == a.first_sample_index + len(a.samples) for a, b in itertools.pairwise(audio))
+    for event in (e for e in order if isinstance(e, VadEvent)):
+        heard = [a for a in order[:order.index(event)] if isinstance(a, SpeechAudio)]
+        assert heard and heard[-1].first_sample_index + len(heard[-1].samples) >= max(event.start_index,
+                                                                                      event.end_index)
+
+
+def test_a_pause_after_and_does_not_end_the_turn(asr_parts):
+    """ "I would like to go to the beach and ... then have some lunch": a 0.4 s pause after "and" (plus the silence
+    Piper ends a piece with) holds the turn open, where silence alone (the same 256 ms for every pause) cuts the
+    sentence in two. The speech is our Piper voice without its sampled noise, so the words, the pause and the audio
+    are the same on every run."""
+    import soxr
+    from optimus_voice.audio_io.sources import AudioChunk
+    from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent
+    from optimus_voice.speaking.tts import Prosody, Synthesizer
+
+    synth = Synthesizer()
+    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)
+    parts = []
+    for text in ("I would like to go to the beach and", "then have some lunch."):
+        audio = np.concatenate([c.samples for c in synth.synthesize(text, prosody=steady)])
+        parts += [soxr.resample(audio, synth.sample_rate, 16000).astype(np.float32), np.zeros(6400, np.float32)]
+    audio = np.concatenate([np.zeros(4800, np.float32), *parts, np.zeros(16000, np.float32)])
+    vad_cls, recognizer = asr_parts
+
+    def finals(cfg):
+        asr = StreamingAsr(vad_cls(), recognizer, cfg)
+        events = [e for i in range(0, len(audio), 320) for e in asr.push(AudioChunk(audio[i:i + 320], i, 0))]
+        return [e.hypothesis.text for e in events + asr.flush() if isinstance(e, TranscriptEvent) and e.is_final]
+
+    held = finals(AsrConfig(partial_interval_ms=0))
+    assert len(held) == 1 and {"beach", "lunch"} <= words(held[0]), held
+    silence_only = finals(AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms))
+    assert len(silence_only) == 2, silence_only
+
+
+def test_silence_and_noise_produce_no_turn(asr_parts):
+    from optimus_voice.audio_io.sources import AudioChunk
+    from optimus_voice.hearing.asr import StreamingAsr
+
+    vad_cls, recognizer = asr_parts
+    asr = StreamingAsr(vad_cls(), recognizer)
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([np.zeros(16000 * 2, np.float32), 0.05 * rng.standard_normal(16000 * 3).astype(np.float32)])
+    events = []
+    for i in range(0, len(audio), 320):
+        events += asr.push(AudioChunk(audio[i:i + 320], i, 0))
+    assert events + asr.flush() == []
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    from optimus_voice.common.models import ModelMissingError
+    from optimus_voice.hearing.vad import SileroVad
+
+    with pytest.raises(ModelMissingError, match="does not exist"):
+        SileroVad(str(tmp_path / "nope.onnx"))

@@ -1,0 +1,28 @@
+"""Whisper with short windows: loops cut, and redone with a longer window."""
+
+import numpy as np
+from optimus_voice.audio_io.sources import load_audio
+
+
+def test_whisper_loops_are_cut_to_their_first_pass():
+    from optimus_voice.hearing.whisper import trim_repetition
+
+    sentence = [10, 11, 12, 13, 14]
+    assert trim_repetition(sentence + sentence + sentence[:3]) == sentence   # looped, cut off mid-pass
+    assert trim_repetition([1, 2, *sentence, *sentence]) == [1, 2, *sentence]
+    assert trim_repetition([*sentence, 10, 11]) == [*sentence, 10, 11]         # two tokens again is speech
+    # A second pass that breaks off before the first one's end (a loop longer than what repeats of it).
+    life = [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]  # "It was the first great sorrow of his life."
+    assert trim_repetition(life + life[:8]) == life
+
+
+def test_a_looping_decode_is_redone_with_a_longer_window_not_straight_the_30s_one(asr_parts, data_dir):
+    # JFK's "ask" after his pause, alone with half a second of silence, loops in its own 2.5 s window ("ask ask
+    # ask"): the 15 s window reads it once, and the 30 s one (three times slower) is not needed.
+    _, recognizer = asr_parts
+    audio = load_audio(data_dir / "jfk.wav")
+    clip = np.concatenate([audio[2 * 16000:4 * 16000], np.zeros(8000, np.float32)])
+    before = recognizer.fallbacks.copy()
+    hyp = recognizer.transcribe(clip)
+    assert recognizer.fallbacks - before == {15.0: 1}
+    assert [w.text.strip(".,!?").lower() for w in hyp.words] == ["ask"]

@@ -1,0 +1,93 @@
+"""Helpers the tests of every room share: reading /diagnostics, waiting for both ends of a topic to match,
+building audio frames, and a local stand-in for a language-model server."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from optimus_voice.contract import topics
+from optimus_voice.contract.audio import S16LE
+from optimus_voice.contract.stamps import now_ns, to_time
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def diagnostics_of(probe, node: str) -> dict[str, str]:
+    """The latest /diagnostics values of one node."""
+    for msg in reversed(probe.of(topics.DIAGNOSTICS)):
+        for status in msg.status:
+            if status.name == f"optimus_voice/{node}":
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def wait_matched(probe, topic, *nodes, timeout_s: float = 10.0) -> bool:
+    """Both ends matched: the probe's publisher sees every node, and every node's subscription sees the probe.
+
+    A reliable, volatile reader drops what a writer sent before the reader matched it, so a test that publishes
+    as soon as only the writer side has matched can lose its first messages.
+    """
+    return probe.wait_matched(topic.name, count=len(nodes), timeout_s=timeout_s) and probe.wait_for(
+        lambda: all(n.matched_publishers(topic) >= 1 for n in nodes), timeout_s)
+
+
+def audio_frame(data: bytes, index: int, encoding=S16LE, rate=16000, channels=1):
+    from optimus_voice_msgs.msg import AudioFrame
+
+    msg = AudioFrame(encoding=encoding, sample_rate=rate, channels=channels, first_sample_index=index, data=data)
+    msg.header.stamp = to_time(now_ns())
+    return msg
+
+
+ANSWER = ("Jazz is music built on improvisation, swing and the blues. Many people love its freedom, "
+          "and I enjoy how every performance is a little different. Do you play an instrument?")
+
+
+class FakeChatServer:
+    """A stand-in for the language-model server the robot provides (llama.cpp, vLLM): an OpenAI-compatible
+    /v1/chat/completions on loopback that streams a scripted answer a few characters at a time."""
+
+    def __init__(self, answer: str = ANSWER, first_delay_s: float = 0.0) -> None:
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                time.sleep(first_delay_s)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                try:
+                    for i in range(0, len(answer), 7):
+                        chunk = {"choices": [{"index": 0, "delta": {"content": answer[i:i + 7]}}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading (an interrupted or timed-out reply): expected
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def dead_url() -> str:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"

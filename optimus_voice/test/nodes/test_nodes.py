@@ -1,0 +1,204 @@
+"""Nodes in-process with real rclpy: real messages in, real models, real messages out."""
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+from helpers import audio_frame, diagnostics_of, wait_matched
+from optimus_voice.audio_io.sources import FileSource
+from optimus_voice.contract import topics
+from optimus_voice.contract.audio import to_s16le
+from optimus_voice.contract.stamps import from_time, now_ns, to_time
+
+
+def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, probe, data_dir):
+    from optimus_voice.nodes.asr_node import AsrNode
+
+    asr = ros_graph.add(AsrNode, partial_interval_ms=0.0)
+    pub = probe.publisher(topics.AUDIO_IN)
+    assert wait_matched(probe, topics.AUDIO_IN, asr)
+
+    bad = [audio_frame(b"\x01\x02\x03", 0), audio_frame(b"\x00\x00" * 320, 0, rate=44100),
+           audio_frame(b"", 0), audio_frame(b"\x00\x00" * 320, 0, encoding="MP3"),
+           audio_frame(b"\x00\x00\xc0\x7f" * 320, 0, encoding="F32LE")]  # NaN floats
+    for msg in bad:
+        pub.publish(msg)
+        time.sleep(0.02)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "asr").get("rejected_frames", 0)) >= len(bad), 10)
+
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", lead_silence_s=0.5).chunks():
+        msg = audio_frame(to_s16le(chunk.samples), chunk.first_sample_index)
+        msg.header.stamp = to_time(chunk.stamp_ns)
+        pub.publish(msg)
+
+    def final():
+        return [m for m in probe.of(topics.TRANSCRIPT) if m.is_final]
+
+    assert probe.wait_for(lambda: bool(final()), 30), "no final transcript"
+    transcript = final()[0]
+    assert "look like" in transcript.text.lower(), (transcript.text, diagnostics_of(probe, "asr"))
+    activity = probe.of(topics.VOICE_ACTIVITY)
+    # SPEECH_START, a SPEECH_ONGOING at each pause the final decode started at, SPEECH_END.
+    events = [a.event for a in activity]
+    assert events[0] == 1 and events[-1] == 3 and set(events[1:-1]) <= {2} and 2 in events, events
+    pause = activity[-2]  # the user stayed silent: the last pause is where the turn ended
+    assert pause.end_sample_index == activity[-1].end_sample_index
+    assert {a.turn_id for a in activity} == {transcript.turn_id}
+    # The turn's audio, for the emotion node: gapless, of this turn, from its start (preroll included) past its end.
+    speech = probe.of(topics.USER_SPEECH)
+    assert {f.turn_id for f in speech} == {transcript.turn_id}
+    assert speech[0].first_sample_index == activity[0].start_sample_index
+    assert all(b.first_sample_index == a.first_sample_index + len(a.data) // 2 for a, b in itertools.pairwise(speech))
+    assert speech[-1].first_sample_index + len(speech[-1].data) // 2 >= activity[-1].end_sample_index
+    # Stamps tell the story of the turn: speech start < speech end <= word times <= transcript stamp.
+    start, end = from_time(transcript.speech_start), from_time(transcript.speech_end)
+    assert start < end <= from_time(transcript.header.stamp)
+    assert all(start <= from_time(w.start) <= from_time(w.end) for w in transcript.words)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "ünïcødé 🤖 " * 50, "x" * 10000])
+def test_dialogue_and_emotion_survive_odd_text(ros_graph, probe, text):
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+    from optimus_voice.nodes.emotion_node import EmotionNode
+
+    from optimus_voice_msgs.msg import Transcript
+
+    emotion = ros_graph.add(EmotionNode)
+    dialogue = ros_graph.add(DialogueNode)
+    pub = probe.publisher(topics.TRANSCRIPT)
+    assert wait_matched(probe, topics.TRANSCRIPT, emotion, dialogue)
+    pub.publish(Transcript(turn_id=now_ns() // 1_000_000, text=text, is_final=True))
+    assert probe.wait_for(lambda: bool(probe.of(topics.EMOTION)), 10)
+    if text.strip():
+        assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
+        request = probe.of(topics.SPEECH_REQUEST)[0]
+        assert request.text and len(request.text) <= 300
+    assert diagnostics_of(probe, "dialogue").get("callback_errors") is None
+
+
+def test_stale_reply_is_never_spoken(ros_graph, probe):
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+
+    from optimus_voice_msgs.msg import Transcript, VoiceActivity
+
+    dialogue = ros_graph.add(DialogueNode, emotion_wait_ms=500.0)
+    transcripts = probe.publisher(topics.TRANSCRIPT)
+    activity = probe.publisher(topics.VOICE_ACTIVITY)
+    assert wait_matched(probe, topics.TRANSCRIPT, dialogue) and wait_matched(probe, topics.VOICE_ACTIVITY, dialogue)
+    old = now_ns() // 1_000_000
+    transcripts.publish(Transcript(turn_id=old, text="hello there", is_final=True))
+    # The user starts a new turn before the reply to the old one was decided (it waits for an emotion).
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=old + 1))
+    transcripts.publish(Transcript(turn_id=old + 1, text="what time is it", is_final=True))
+    assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
+    time.sleep(0.7)  # past the emotion wait of the old turn: nothing more may come
+    assert [r.turn_id for r in probe.of(topics.SPEECH_REQUEST)] == [old + 1]
+
+
+def test_audio_out_rejects_bad_frames_plays_speech_and_flushes_on_stop(ros_graph, probe, data_dir, tmp_path):
+    """The speaker node: bad frames counted, real speech written to the WAV with playback reports, stop flushes."""
+    import soundfile as sf
+    from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.nodes.audio_out_node import AudioOutNode
+
+    from optimus_voice_msgs.msg import PlaybackStatus, SpeechRequest
+
+    wav = tmp_path / "out.wav"
+    out = ros_graph.add(AudioOutNode, output="wav", wav_path=str(wav), sample_rate=16000)
+    pub = probe.publisher(topics.AUDIO_OUT)
+    stop = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.AUDIO_OUT, out) and wait_matched(probe, topics.SPEECH_REQUEST, out)
+
+    bad = [audio_frame(b"\x01\x02\x03", 0), audio_frame(b"\x00\x00" * 320, 0, rate=12345), audio_frame(b"", 0),
+           audio_frame(b"\x00\x00" * 320, 0, encoding="MP3"), audio_frame(b"\x00\x00\x80\x7f" * 320, 0, "F32LE"),
+           audio_frame(b"\x00\x00" * 16000 * 3, 0)]  # inf floats; a 3 s frame
+    for msg in bad:
+        pub.publish(msg)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "audio_out").get("rejected_frames", 0)) == len(bad), 10)
+
+    speech = load_audio(data_dir / "cv_concourse.wav")
+    frame = 640  # 40 ms, as the TTS node sends
+    for index in range(0, len(speech), frame):
+        msg = audio_frame(to_s16le(speech[index:index + frame]), index)
+        msg.turn_id = 1
+        pub.publish(msg)
+
+    def states(turn):
+        return [s for s in probe.of(topics.PLAYBACK) if s.turn_id == turn]
+
+    assert probe.wait_for(lambda: any(s.state == PlaybackStatus.DRAINED for s in states(1)), 15)
+    assert states(1)[-1].samples_played == len(speech)
+    played = [s.samples_played for s in states(1)]
+    assert played == sorted(played) and len(played) > 2, "progress is reported while playing"
+
+    # A second turn is stopped after 0.5 s: it is flushed and the WAV holds only what was played.
+    for index in range(0, len(speech), frame):
+        msg = audio_frame(to_s16le(speech[index:index + frame]), index)
+        msg.turn_id = 2
+        pub.publish(msg)
+    assert probe.wait_for(lambda: any(s.samples_played >= 8000 for s in states(2)), 10)
+    stop.publish(SpeechRequest(action=SpeechRequest.ACTION_STOP, turn_id=2))
+    assert probe.wait_for(lambda: any(s.state == PlaybackStatus.FLUSHED for s in states(2)), 5)
+    played_2 = max(s.samples_played for s in states(2))
+    assert played_2 < len(speech)
+    out.cleanup_stage()
+    written = sf.read(str(wav), dtype="int16")[0]
+    # Everything played is in the WAV: all of turn 1, the played part of turn 2 (plus at most the frame in hand).
+    assert len(speech) + played_2 <= len(written) <= len(speech) + played_2 + frame
+    np.testing.assert_array_equal(written[:len(speech)], np.frombuffer(to_s16le(speech), dtype="<i2"))
+
+
+def test_tts_node_publishes_speech_with_visemes_aligned_to_its_samples(ros_graph, probe):
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.visemes_pub.get_subscription_count() >= 1, 10)
+    text = "Hello there. My name is Optimus, and I can help you."
+    requests.publish(SpeechRequest(turn_id=5, action=SpeechRequest.ACTION_SAY, text=text, style="happy"))
+    done = probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+    assert done, [p.state for p in probe.of(topics.SPEECH_PROGRESS)]
+    frames = probe.of(topics.AUDIO_OUT)
+    assert {f.turn_id for f in frames} == {5}
+    first, end = frames[0].first_sample_index, frames[-1].first_sample_index + len(frames[-1].data) // 2
+    visemes = [v for seq in probe.of(topics.SPEECH_VISEMES) for v in seq.visemes]
+    assert visemes and all(seq.turn_id == 5 for seq in probe.of(topics.SPEECH_VISEMES))
+    # The visemes tile the published audio: same sample scale, no gap, no overlap, nothing past the end.
+    rate = probe.of(topics.SPEECH_VISEMES)[0].sample_rate
+    assert visemes[0].sample_index == first
+    for a, b in itertools.pairwise(visemes):
+        assert b.sample_index == a.sample_index + round(a.duration * rate)
+    assert visemes[-1].sample_index + round(visemes[-1].duration * rate) == end
+    assert probe.of(topics.SPEECH_PROGRESS)[-1].spoken_text == text
+
+
+def test_emotion_node_fuses_the_voice_of_a_turn_with_its_words(ros_graph, probe, data_dir):
+    from optimus_voice.audio_io.sources import FileSource
+    from optimus_voice.nodes.emotion_node import EmotionNode
+
+    from optimus_voice_msgs.msg import Emotion, Transcript, VoiceActivity
+
+    node = ros_graph.add(EmotionNode)
+    audio, activity, transcripts = (probe.publisher(t) for t in (topics.USER_SPEECH, topics.VOICE_ACTIVITY,
+                                                                   topics.TRANSCRIPT))
+    for topic in (topics.USER_SPEECH, topics.VOICE_ACTIVITY, topics.TRANSCRIPT):
+        assert wait_matched(probe, topic, node)
+    chunks = list(FileSource(data_dir / "cv_concourse.wav", realtime=False).chunks())
+    for chunk in chunks:
+        msg = audio_frame(to_s16le(chunk.samples), chunk.first_sample_index)
+        msg.turn_id = 42
+        audio.publish(msg)
+        time.sleep(0.002)
+    end = chunks[-1].first_sample_index + len(chunks[-1].samples)
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=42, start_sample_index=0))
+    activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_END, turn_id=42, start_sample_index=0,
+                                   end_sample_index=end))
+    transcripts.publish(Transcript(turn_id=42, text="Shall I meet you in the concourse then?", is_final=True))
+    assert probe.wait_for(lambda: any(e.is_final for e in probe.of(topics.EMOTION)), 20)
+    final = next(e for e in probe.of(topics.EMOTION) if e.is_final)
+    assert final.turn_id == 42 and final.modality == Emotion.MODALITY_FUSED
+    assert final.label in final.labels and abs(sum(final.scores) - 1) < 1e-3

@@ -1,0 +1,75 @@
+"""Piper speech: what the ASR hears of it, short first pieces, odd input, visemes, styles."""
+
+import numpy as np
+from helpers import words
+
+
+def test_tts_speaks_what_asr_hears(asr_parts):
+    import soxr
+    from optimus_voice.speaking.tts import Synthesizer, split_text
+
+    synth = Synthesizer()
+    assert synth.backend == "piper"
+    text = "Hello! I can tell you the time, and speak a little louder if you like."
+    # The 14-word sentence is split at its comma so the first audio comes sooner.
+    assert split_text(text) == ["Hello!", "I can tell you the time,", "and speak a little louder if you like."]
+    chunks = list(synth.synthesize(text, "neutral"))
+    audio = np.concatenate([c.samples for c in chunks])
+    assert len(audio) / synth.sample_rate > 2.0
+    heard = asr_parts[1].transcribe(soxr.resample(audio, synth.sample_rate, 16000).astype(np.float32))
+    # Piper samples its prosody and tiny.en mishears the odd word: most of the reply must come through.
+    reference = words(text)
+    assert len(reference & words(heard.text)) >= 0.75 * len(reference), heard.text
+
+
+def test_first_piece_is_short_whatever_the_reply():
+    from optimus_voice.speaking.tts import split_text
+
+    long = ("When the delivery arrives I will carry it to the storage room and check every item against the list "
+            "before I let you know.")
+    pieces = split_text(long)
+    assert len(pieces[0].split()) <= 6 and " ".join(pieces) == long
+    assert split_text("I can chat with you, tell you the time and date, and more.")[0] == "I can chat with you,"
+
+
+def test_synthesizer_takes_odd_text_and_bad_numbers():
+    from optimus_voice.speaking.tts import Synthesizer
+
+    synth = Synthesizer()
+    assert list(synth.synthesize("\x00 ... ?!")) == []  # nothing to pronounce: no audio, no error
+    plain = sum(len(c.samples) for c in synth.synthesize("Hello there.", "calm"))
+    odd = sum(len(c.samples) for c in synth.synthesize("Hello\u202e there\x00.", "calm", float("nan"), float("inf")))
+    assert odd > 0.5 * plain  # NaN rate means the default rate, not a zero-length or endless reply
+    fastest = sum(len(c.samples) for c in synth.synthesize("Hello there.", "calm", 1e9))
+    assert 0.3 * plain < fastest < plain  # held to the fastest allowed rate
+
+
+def test_piper_visemes_cover_the_audio_and_mark_the_words():
+    from optimus_voice.speaking.tts import Synthesizer
+    from optimus_voice.speaking.visemes import VISEMES
+
+    synth = Synthesizer()
+    assert synth.alignments, "Piper phoneme alignments need the onnx package"
+    (chunk,) = synth.synthesize("Maybe five of them.", "neutral")
+    spans = chunk.visemes
+    assert all(v.viseme in VISEMES for v in spans)
+    # Contiguous, in order, and covering every sample of the audio.
+    assert [v.start for v in spans[1:]] == [v.start + v.samples for v in spans[:-1]]
+    assert spans[-1].start + spans[-1].samples == len(chunk.samples)
+    shapes = [v.viseme for v in spans]
+    assert shapes[0] == "sil" and "PP" in shapes and "FF" in shapes  # the m of maybe, the f of five
+    assert shapes.index("PP") < shapes.index("FF")
+    # One word end per word, increasing, the last at the end of the audio.
+    assert len(chunk.word_ends) == 4 and chunk.word_ends == sorted(chunk.word_ends)
+    assert chunk.word_ends[-1] == len(chunk.samples)
+
+
+def test_styles_change_the_voice():
+    from optimus_voice.speaking.tts import Synthesizer
+
+    synth = Synthesizer()
+    text = "It is nice to hear from you."
+    # Piper's durations are sampled (noise_w): compare means over a few runs.
+    length = {s: np.mean([sum(len(c.samples) for c in synth.synthesize(text, s)) for _ in range(3)])
+              for s in ("excited", "sad")}
+    assert length["sad"] > length["excited"] * 1.05

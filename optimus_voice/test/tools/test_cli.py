@@ -1,0 +1,63 @@
+"""The optimus-voice command on real clips: what a user types, what they get back."""
+
+import json
+import subprocess
+import sys
+
+from optimus_voice.tools.textnorm import wer
+
+TRANSCRIPTS = {"cv_what_did_he_look_like.wav": "What did he look like?",
+               "cv_concourse.wav": "Shall I meet you in the concourse then?"}
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "optimus_voice.tools.cli.main", *args], capture_output=True, text=True,
+                          check=check, timeout=300)
+
+
+def test_transcribe_prints_one_json_object_per_file(data_dir, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    out = cli("transcribe", "--json", *(str(data_dir / f) for f in TRANSCRIPTS), str(bad), check=False)
+    assert out.returncode == 1  # one file failed, the others were still transcribed
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["file"].rsplit("/", 1)[-1] for r in results] == [*TRANSCRIPTS, "bad.wav"]
+    for r in results[:2]:
+        assert wer([TRANSCRIPTS[r["file"].rsplit("/", 1)[-1]]], [r["text"]]) <= 0.2, r["text"]
+        times = [(w["start"], w["end"]) for w in r["words"]]
+        assert times == sorted(times) and all(0 <= s <= e <= r["timings"]["audio_s"] for s, e in times)
+        assert all(0 <= w["confidence"] <= 1 for w in r["words"])
+        assert r["timings"]["rtf"] > 0
+    assert "cannot read audio file" in results[2]["error"]
+
+
+def test_chat_answers_one_turn_as_json():
+    reply = json.loads(cli("chat", "--text", "could you speak a bit more slowly", "--json").stdout)
+    assert reply["intent"] == "slower" and reply["action"] == "rate_down"
+    sad = json.loads(cli("chat", "--text", "I had a rotten day", "--emotion", "sad", "--json").stdout)
+    assert sad["expression"] == "concerned" and sad["style"] == "calm"
+    assert set(sad) >= {"intent", "confidence", "reply", "expression"}
+
+
+def test_chat_session_over_stdin_repeats_its_last_reply():
+    out = subprocess.run([sys.executable, "-m", "optimus_voice.tools.cli.main", "chat", "--json"],
+                         input="what time is it\nsay that again\n", capture_output=True, text=True, check=True,
+                         timeout=120)
+    first, second = (json.loads(line) for line in out.stdout.splitlines())
+    assert first["intent"] == "time" and second["intent"] == "repeat"
+    assert second["reply"] == f"I said: {first['reply']}"
+
+
+def test_say_writes_the_wav_and_reports_first_audio_and_visemes(tmp_path):
+    import soundfile as sf
+
+    out = tmp_path / "reply.wav"
+    result = json.loads(cli("say", "I am sorry to hear that. I am here for you.", "--emotion", "sad", "-o", str(out),
+                            "--json").stdout)
+    audio, rate = sf.read(str(out))
+    assert abs(len(audio) / rate - result["audio_s"]) < 0.01 and result["audio_s"] > 1.5
+    assert result["style"] == "sad" and 0 < result["first_audio_ms"] <= result["synth_ms"]
+    assert result["pieces"][0]["text"] == "I am sorry to hear that."
+    visemes = result["visemes"]
+    assert {"PP", "sil"} <= {v["viseme"] for v in visemes}  # the m of "I am"
+    assert abs(visemes[-1]["start"] + visemes[-1]["duration"] - result["audio_s"]) < 0.01
