@@ -14,6 +14,9 @@ def test_lip_sync_follows_the_clock_and_stops_with_the_voice():
     assert [v.viseme for v in lips.window(120 * ms, horizon_s=0.2)] == ["aa", "sil"]
     lips.drop(7)
     assert lips.current(120 * ms) == "sil" and lips.window(120 * ms) == []
+    # Visemes of the cut-off turn that arrive after the cut (another topic) stay silent; the next turn speaks.
+    lips.add([TimedViseme(7, "O", "o", 300 * ms, 400 * ms, 4800), TimedViseme(8, "E", "e", 300 * ms, 400 * ms, 0)])
+    assert [v.turn_id for v in lips.window(300 * ms)] == [8]
 
 
 def test_face_follows_dialogue_and_blinks():

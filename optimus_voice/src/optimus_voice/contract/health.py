@@ -23,6 +23,9 @@ class Level(IntEnum):
     STALE = 3
 
 
+PROBLEMS_KEY = "problem_counters"  # /diagnostics value naming the counters that count problems
+
+
 @dataclass
 class Snapshot:
     level: Level
@@ -44,6 +47,7 @@ class Health:
         self._event: tuple[Level, str, float] | None = None
         self._window = event_window_s
         self.counters: Counter[str] = Counter()
+        self.problems: set[str] = set()  # the counters that count problems (raised through `problem`)
         self._timings: dict[str, deque[float]] = {}
         self._timing_window = timing_window
         self.values: dict[str, str] = {}
@@ -55,6 +59,7 @@ class Health:
     def problem(self, counter: str, message: str, level: Level = Level.WARN) -> None:
         with self._lock:
             self.counters[counter] += 1
+            self.problems.add(counter)
             self._event = (level, message, time.monotonic())
 
     def count(self, counter: str, n: int = 1) -> None:
@@ -76,6 +81,8 @@ class Health:
                 level, message = self._event[0], self._event[1]
             values = dict(self.values)
             values.update({k: str(v) for k, v in sorted(self.counters.items())})
+            if self.problems:
+                values[PROBLEMS_KEY] = ",".join(sorted(self.problems))
             for name, samples in sorted(self._timings.items()):
                 if samples:
                     arr = np.fromiter(samples, dtype=float)

@@ -29,7 +29,7 @@ TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is 
 def padded_window(n_frames: int, pad_s: float) -> int:
     """Mel frames to encode for n_frames of speech: plus pad_s, in whole WINDOW_STEP frames (even, as the encoder's
     convolution halves them), at most Whisper's 30 s. CTranslate2 keeps buffers for every input shape it has seen,
-    so a window of each utterance's own length grew the recognizer by 200 MB in 300 decodes; rounded, 50 MB."""
+    so a window of each utterance's own length would grow the recognizer with every new length (BENCHMARKS.md, soak)."""
     want = n_frames + int(pad_s * FRAMES_PER_S)
     return min(int(FULL_WINDOW_S * FRAMES_PER_S), -(-want // WINDOW_STEP) * WINDOW_STEP)
 

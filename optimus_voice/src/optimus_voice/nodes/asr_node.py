@@ -26,7 +26,7 @@ class AsrNode(VoiceNode):
         Param("device", "cpu", "CTranslate2 device: cpu or cuda."),
         Param("compute_type", "int8", "CTranslate2 compute type (int8, int8_float16, float16, float32)."),
         Param("beam_size", 1, "Beam size of the final decode."),
-        Param("threads", 1, "CPU threads for Whisper (1 decodes faster than 2 on a 2-core CPU)."),
+        Param("threads", 1, "CPU threads for Whisper (1 leaves a core of a 2-core CPU to the rest; BENCHMARKS.md)."),
         Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package."),
         Param("window_pad_s", 1.0, "Mel window = utterance + this many seconds (faster than Whisper's 30 s window)."),
         Param("full_window", False, "Decode with Whisper's full 30 s window (slower; for comparison)."),

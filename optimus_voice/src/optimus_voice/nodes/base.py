@@ -220,7 +220,8 @@ def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
     with ros_context(args):
         node = node_class()
         # One thread: model work (decodes, synthesis, emotion) runs on each node's own worker thread, and the
-        # multi-threaded executor's per-wake-up overhead cost a third of a core per node at 50 audio frames/s.
+        # multi-threaded executor's per-wake-up overhead, paid 50 times a second with the audio, cost more than the
+        # nodes' own work (BENCHMARKS.md, end to end).
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         if node.param("autostart"):

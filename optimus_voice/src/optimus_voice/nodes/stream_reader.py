@@ -1,8 +1,8 @@
 """A thread that reads one high-rate subscription (the 50 frames/s microphone audio) outside the executor.
 
-rclpy's Python executor rebuilds its wait set from every entity of the node for each message it dispatches: about
-1 ms of Python per audio frame, 5% of a core per subscriber at 50 frames/s while nothing is said. This reader waits
-on a wait set holding just its subscription and takes the message itself (about 0.3 ms). The subscription is an
+rclpy's Python executor rebuilds its wait set from every entity of the node for each message it dispatches, which
+at 50 frames/s costs a listening node more than its audio work (BENCHMARKS.md, idle listening). This reader waits
+on a wait set holding just its subscription and takes the message itself. The subscription is an
 ordinary one (it shows in the graph, QoS and matching are unchanged); it belongs to a callback group that the
 executor never waits on, so each message is taken exactly once, here.
 """

@@ -25,6 +25,9 @@ COLOURS = {"happy": (1.0, 0.8, 0.1), "sad": (0.2, 0.3, 0.9), "angry": (0.9, 0.1,
            "surprised": (1.0, 0.5, 0.0), "fearful": (0.5, 0.2, 0.6), "disgust": (0.4, 0.6, 0.1)}
 
 
+CUT_KEPT_MS = 60_000  # interrupted turns (ids are milliseconds) are remembered this long
+
+
 @dataclass
 class FaceFrame:
     expression: str
@@ -49,13 +52,18 @@ class LipSync:
 
     def __init__(self) -> None:
         self._visemes: list[TimedViseme] = []
+        self._cut: set[int] = set()  # turns whose speech was cut off
 
     def add(self, visemes: list[TimedViseme]) -> None:
-        self._visemes += visemes
+        """Visemes of speech about to play. Those of a turn already cut off are ignored: they travel on another
+        topic than the interruption and can arrive after it."""
+        self._visemes += [v for v in visemes if v.turn_id not in self._cut]
         self._visemes.sort(key=lambda v: v.start_ns)
 
     def drop(self, turn_id: int | None = None) -> None:
-        """Forget the visemes of one turn (interrupted speech) or of all turns."""
+        """Forget the visemes of one turn (interrupted speech, for good) or of all turns."""
+        if turn_id is not None:
+            self._cut = {t for t in self._cut if t > turn_id - CUT_KEPT_MS} | {turn_id}
         self._visemes = [v for v in self._visemes if turn_id is not None and v.turn_id != turn_id]
 
     def window(self, now_ns: int, horizon_s: float = 0.5) -> list[TimedViseme]:

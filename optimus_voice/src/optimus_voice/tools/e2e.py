@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from optimus_voice.audio_io import bags
 from optimus_voice.contract import topics
+from optimus_voice.contract.health import PROBLEMS_KEY
 from optimus_voice.tools import turn_timing
 
 LEAD_S = 10.0  # silence before the first clip: idle listening is measured over its middle
@@ -119,13 +120,13 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
 
 
 def _counters(diagnostics: list) -> dict[str, dict[str, str]]:
-    """Each node's last problem counters from /diagnostics (audio gaps, rejected frames, errors, restarts)."""
-    keys = ("gaps", "rejected_frames", "engine_errors", "dropped", "implausible_turn_ids")
+    """Each node's last problem counters from /diagnostics (every counter a node raised as a problem: audio gaps,
+    rejected frames, errors of any kind...), and the restarts of each node's process."""
     out: dict[str, dict[str, str]] = {}
     for msg in diagnostics:
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
+            problems = set(filter(None, values.get(PROBLEMS_KEY, "").split(",")))
             name = status.name.removeprefix("optimus_voice/")  # a node, or up/<node> for its process
-            out[name] = {k: v for k, v in values.items() if any(k.startswith(p) for p in keys)
-                         or (k == "restarts" and v != "0")}
+            out[name] = {k: v for k, v in values.items() if k in problems or (k == "restarts" and v != "0")}
     return {k: v for k, v in out.items() if v}

@@ -1,0 +1,116 @@
+"""The dialogue without DDS: when a turn is answered, what is said and sent, barge-in, actions, what the robot
+actually said, and the language model's sentences handed back to it."""
+
+import pytest
+from optimus_voice.contract.health import Health
+from optimus_voice.contract.states import State
+from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Say, Stop
+
+
+@pytest.fixture
+def dialogue(policy):
+    policy.last_spoken = ""
+    return DialogueManager(policy, DialogueConfig(emotion_wait_s=0.15), Health())
+
+
+def said(out):
+    return [o for o in out if isinstance(o, Say)]
+
+
+def answer(dm, turn, text, t=0.0, emotion="neutral"):
+    """A whole user turn: speech start and end, the final transcript, its emotion."""
+    dm.voice_activity(turn, started=True, ended=False, now_s=t)
+    dm.voice_activity(turn, started=False, ended=True, now_s=t + 1)
+    out = dm.transcript(turn, text, final=True, now_s=t + 1.2)
+    return out + dm.emotion(turn, emotion, 0.0, now_s=t + 1.25)
+
+
+def test_a_final_waits_for_its_emotion_then_is_answered_once(dialogue):
+    dialogue.voice_activity(1, True, False, 0.0)
+    assert dialogue.snapshot().state == State.LISTENING
+    assert dialogue.transcript(1, "hello there", final=True, now_s=1.0) == []  # waits for the emotion
+    assert dialogue.snapshot().state == State.THINKING and dialogue.busy
+    (say,) = said(dialogue.emotion(1, "sad", -0.4, now_s=1.05))
+    assert say.turn_id == 1 and say.intent == "greeting" and say.style == "calm"  # a sad greeting, answered gently
+    assert dialogue.tick(2.0) == []  # answered once
+    # Without an emotion, the wait ends after emotion_wait_s.
+    dialogue.transcript(2, "what time is it", final=True, now_s=3.0)
+    assert dialogue.tick(3.1) == []
+    (late,) = said(dialogue.tick(3.2))
+    assert late.intent == "time" and dialogue.snapshot().user_emotion == "neutral"
+
+
+def test_a_turn_the_user_went_on_from_is_never_answered(dialogue):
+    dialogue.transcript(1, "hello there", final=True, now_s=0.0)
+    dialogue.voice_activity(2, True, False, 0.05)  # the user goes on before the reply was decided
+    out = dialogue.transcript(2, "what time is it", final=True, now_s=0.1) + dialogue.tick(0.5)
+    assert [s.turn_id for s in said(out)] == [2]
+    assert dialogue.health.counters["stale_turns_dropped"] == 1
+
+
+def test_words_over_the_robot_stop_it_and_its_echo_does_not(dialogue):
+    (reply,) = said(answer(dialogue, 1, "what can you do"))
+    dialogue.progress(1, "started", "")
+    assert dialogue.snapshot().state == State.SPEAKING
+    # Its own words come back through the microphone: no stop.
+    dialogue.voice_activity(2, True, False, 5.0)
+    echo = " ".join(reply.text.split()[:5])
+    assert dialogue.transcript(2, echo, final=False, now_s=5.5) == []
+    assert dialogue.transcript(2, echo, final=True, now_s=6.0) == []
+    assert dialogue.health.counters["transcripts_not_answered"] == 1
+    # A real interruption stops the reply at once, and the new turn is answered.
+    dialogue.voice_activity(3, True, False, 7.0)
+    assert dialogue.transcript(3, "hold on, who made you", final=False, now_s=7.5) == [Stop(1)]
+    assert dialogue.snapshot().state == State.LISTENING
+    dialogue.progress(1, "interrupted", "I can chat with")
+    out = dialogue.transcript(3, "hold on, who made you", final=True, now_s=8.0) + dialogue.tick(8.5)
+    assert [s.intent for s in said(out)] == ["identity"]
+    assert dialogue.health.counters["barge_ins_words"] == 1
+    # What was played, not what was planned, is what "say that again" repeats.
+    dialogue.progress(3, "done", "It is late.")
+    assert said(answer(dialogue, 4, "say that again", t=10))[0].text == "I said: It is late."
+
+
+def test_sustained_speech_stops_the_robot_and_barge_in_can_be_switched_off(dialogue):
+    answer(dialogue, 1, "what can you do")
+    dialogue.progress(1, "started", "")
+    dialogue.voice_activity(2, True, False, 5.0)
+    assert dialogue.tick(5.5) == []
+    assert dialogue.tick(6.3) == [Stop(1)]
+    quiet = DialogueManager(dialogue.policy, DialogueConfig(barge_in=False))
+    answer(quiet, 1, "what can you do")
+    quiet.progress(1, "started", "")
+    quiet.voice_activity(2, True, False, 5.0)
+    assert quiet.tick(6.3) == [] and "barge_ins_sustained_speech" not in quiet.health.counters
+
+
+def test_actions_change_how_the_robot_speaks_and_stop_stops_it(dialogue):
+    (louder,) = said(answer(dialogue, 1, "please speak louder"))
+    assert louder.volume == pytest.approx(1.25) and louder.rate == 1.0
+    (slower,) = said(answer(dialogue, 2, "you talk too fast", t=5))
+    assert slower.rate == pytest.approx(1 / 1.15) and slower.volume == pytest.approx(1.25)
+    dialogue.progress(2, "started", "")
+    out = answer(dialogue, 3, "stop talking", t=10)
+    assert isinstance(out[0], Stop) and said(out)[0].intent == "stop"
+
+
+def test_the_language_model_answers_chat_and_the_embedded_reply_stands_in_when_it_fails(dialogue):
+    dialogue.configure(DialogueConfig(emotion_wait_s=0.15, llm=True))
+    (job,) = answer(dialogue, 1, "what do you think about jazz music")
+    assert isinstance(job, LlmJob)
+    assert job.messages[-1] == {"role": "user", "content": "what do you think about jazz music"}
+    first = said(dialogue.llm_sentence(1, "Jazz is great."))[0]
+    assert (first.text, first.intent) == ("Jazz is great.", "llm")
+    assert dialogue.llm_done(1) == []
+    # Commands never go to the model.
+    assert said(answer(dialogue, 2, "please speak louder", t=5))[0].intent == "louder"
+    # A failure before the first sentence: the embedded clarification is said instead, and counted.
+    (job,) = answer(dialogue, 3, "tell me about opera", t=10)
+    (fallback,) = said(dialogue.llm_failed(3, "connection refused"))
+    assert fallback.intent == "unknown" and dialogue.health.counters["llm_fallbacks"] == 1
+    # A reply for a turn the user already went on from is cancelled, never said.
+    (job,) = answer(dialogue, 4, "tell me about rock music", t=20)
+    dialogue.voice_activity(5, True, False, 21.0)
+    assert CancelLlm(4) in dialogue.transcript(5, "actually never mind", final=True, now_s=22.0)
+    assert dialogue.llm_sentence(4, "Rock is loud.") == []
+    assert dialogue.health.counters["llm_stale_dropped"] == 1
