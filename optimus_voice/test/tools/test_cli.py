@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from optimus_voice.tools.textnorm import wer
 
@@ -61,3 +62,10 @@ def test_say_writes_the_wav_and_reports_first_audio_and_visemes(tmp_path):
     visemes = result["visemes"]
     assert {"PP", "sil"} <= {v["viseme"] for v in visemes}  # the m of "I am"
     assert abs(visemes[-1]["start"] + visemes[-1]["duration"] - result["audio_s"]) < 0.01
+
+
+def test_bench_e2e_looks_for_its_default_clips_beside_the_repository():
+    from optimus_voice.tools.cli.bench import DEFAULT_SET
+
+    repository = Path(__file__).resolve().parents[3]
+    assert repository.parent / "shared" / "data" / "asr_commonvoice_dev" == DEFAULT_SET

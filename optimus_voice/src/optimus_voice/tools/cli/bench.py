@@ -7,7 +7,8 @@ import csv
 import json
 from pathlib import Path
 
-DEFAULT_SET = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "asr_commonvoice_dev"
+# The repository's ../shared/data (the source tree, where a symlink install points back to)
+DEFAULT_SET = Path(__file__).resolve().parents[5].parent / "shared" / "data" / "asr_commonvoice_dev"
 
 
 def default_clips(limit: int) -> list[str]:
