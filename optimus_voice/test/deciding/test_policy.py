@@ -30,13 +30,14 @@ def test_policy_answers_the_users_emotion_and_mood(policy):
 
 
 def test_policy_repeats_what_was_actually_said_and_caps_replies(policy, tmp_path):
-    from optimus_voice.deciding.policy import MAX_REPLY_CHARS, Policy, cap
+    from optimus_voice.common.words import cap
+    from optimus_voice.deciding.policy import MAX_REPLY_CHARS, Policy
 
     policy.respond("what can you do")
     policy.spoken("I can chat with you, tell you")  # interrupted after these words
     assert policy.respond("say that again").text == "I said: I can chat with you, tell you"
     long = "This is a sentence. " * 40
-    assert len(cap(long)) <= MAX_REPLY_CHARS and cap(long).endswith(".")
+    assert len(cap(long, MAX_REPLY_CHARS)) <= MAX_REPLY_CHARS and cap(long, MAX_REPLY_CHARS).endswith(".")
     bad = tmp_path / "bad.yaml"
     bad.write_text("intents:\n  x:\n    examples: [a]\n    replies: [b]\n    action: rm_rf\nunknown:\n  replies: [c]\n")
     with pytest.raises(ValueError, match="whitelist"):

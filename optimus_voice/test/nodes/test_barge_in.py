@@ -40,7 +40,7 @@ def test_talking_over_the_robot_stops_its_voice_at_every_stage(ros_graph, probe,
     planned = next(r.text for r in probe.of(topics.SPEECH_REQUEST) if r.turn_id == first)
 
     # The user talks over it with words that are not the robot's own.
-    second = first + 5000
+    second = now_ns() // 1_000_000
     activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=second))
     transcripts.publish(Transcript(turn_id=second, text="hold on, who made you", is_final=False))
     assert probe.wait_for(lambda: any(r.action == SpeechRequest.ACTION_STOP and r.turn_id == first

@@ -96,6 +96,22 @@ def test_stale_reply_is_never_spoken(ros_graph, probe):
     assert [r.turn_id for r in probe.of(topics.SPEECH_REQUEST)] == [old + 1]
 
 
+def test_a_forged_future_turn_id_cannot_silence_the_robot(ros_graph, probe):
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+
+    from optimus_voice_msgs.msg import Transcript
+
+    dialogue = ros_graph.add(DialogueNode, emotion_wait_ms=0.0)
+    transcripts = probe.publisher(topics.TRANSCRIPT)
+    assert wait_matched(probe, topics.TRANSCRIPT, dialogue)
+    now = now_ns() // 1_000_000
+    transcripts.publish(Transcript(turn_id=now + 55_000, text="hello there", is_final=True))  # forged, 55 s ahead
+    transcripts.publish(Transcript(turn_id=now + 1, text="what time is it", is_final=True))
+    assert probe.wait_for(lambda: any(r.turn_id == now + 1 for r in probe.of(topics.SPEECH_REQUEST)), 10)
+    assert not any(r.turn_id == now + 55_000 for r in probe.of(topics.SPEECH_REQUEST))
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "dialogue").get("implausible_turn_ids", 0)) == 1, 5)
+
+
 def test_audio_out_rejects_bad_frames_plays_speech_and_flushes_on_stop(ros_graph, probe, data_dir, tmp_path):
     """The speaker node: bad frames counted, real speech written to the WAV with playback reports, stop flushes."""
     import soundfile as sf

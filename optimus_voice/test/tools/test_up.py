@@ -1,23 +1,16 @@
-"""`optimus-voice up`: the whole graph as separate processes, brought up, watched, restarted, and stopped."""
+"""`optimus-voice up`: the whole graph as separate processes, brought up by the lifecycle manager, nodes killed
+and brought back whatever way they died, Ctrl-C as a terminal sends it, and a recorded session's report."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from helpers import Up, up_status
 from optimus_voice.contract import graph, topics
-
-
-def up_status(probe) -> dict[str, dict[str, str]]:
-    """The supervisor's latest view of each node, from /diagnostics."""
-    out = {}
-    for msg in probe.of(topics.DIAGNOSTICS):
-        for s in msg.status:
-            if s.name.startswith("optimus_voice/up/"):
-                out[s.name.rsplit("/", 1)[1]] = {"message": s.message, **{kv.key: kv.value for kv in s.values}}
-    return out
 
 
 def pid_alive(pid: int) -> bool:
@@ -28,20 +21,30 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def test_up_brings_the_graph_up_restarts_a_killed_node_and_stops_cleanly(probe, domain_id, data_dir, tmp_path):
-    exe = Path(sys.prefix) / "bin" / "optimus-voice"
-    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}
-    wav = tmp_path / "robot.wav"
-    session = tmp_path / "session"
-    up = subprocess.Popen([str(exe), "up", "--mic-file", str(data_dir / "cv_what_did_he_look_like.wav"),
-                           "mic_loop:=true", f"audio_out_wav:={wav}", "--log-dir", str(tmp_path / "logs"),
-                           "--record", str(session)],
-                          env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+def all_active(probe, names) -> bool:
+    status = up_status(probe)
+    return all(status.get(n, {}).get("state") == "active" and status[n].get("process") == "running"
+               for n in names)
+
+
+def kill_and_wait_back(probe, name: str, timeout_s: float = 90.0) -> None:
+    """SIGKILL one node's process: it is reported dead, respawned, and the manager brings it back to active."""
+    before = up_status(probe)[name]
+    os.kill(int(before["pid"]), signal.SIGKILL)
+    assert probe.wait_for(lambda: up_status(probe)[name]["process"].startswith("died"), 15)
+    assert probe.wait_for(lambda: up_status(probe)[name].get("restarts") == str(int(before["restarts"]) + 1)
+                          and up_status(probe)[name].get("state") == "active"
+                          and up_status(probe)[name].get("instance") != before.get("instance"), timeout_s), \
+        up_status(probe)[name]
+
+
+def test_up_brings_the_graph_up_brings_killed_nodes_back_and_stops_cleanly(probe, domain_id, data_dir, tmp_path):
+    wav, session = tmp_path / "robot.wav", tmp_path / "session"
+    up = Up("--mic-file", str(data_dir / "cv_what_did_he_look_like.wav"), "mic_loop:=true", f"audio_out_wav:={wav}",
+            "--record", str(session), log_dir=tmp_path / "logs", domain_id=domain_id)
+    names = [n.name for n in graph.NODES]
     try:
-        names = {n.name for n in graph.NODES}
-        assert probe.wait_for(lambda: set(up_status(probe)) == names and all(
-            s["state"] == "active" for s in up_status(probe).values()), 90), up_status(probe)
+        assert probe.wait_for(lambda: all_active(probe, names), 120), up_status(probe)
         # Every topic of the graph carries messages: the whole conversation loop runs on real speech.
         assert probe.wait_for(lambda: all(probe.messages.get(t.name) for t in topics.ALL), 90), \
             [t.name for t in topics.ALL if not probe.messages.get(t.name)]
@@ -50,40 +53,39 @@ def test_up_brings_the_graph_up_restarts_a_killed_node_and_stops_cleanly(probe, 
         turn_ids = {m.turn_id for m in probe.of(topics.TRANSCRIPT)}
         assert {m.turn_id for m in probe.of(topics.SPEECH_REQUEST) if m.action == 0} <= turn_ids
 
-        # Kill the recognizer mid-conversation: it is reported dead, restarted, and transcripts resume.
-        asr_pid = int(up_status(probe)["asr"]["pid"])
-        os.kill(asr_pid, signal.SIGKILL)
-        assert probe.wait_for(lambda: up_status(probe)["asr"]["state"].startswith("died"), 15)
-        assert probe.wait_for(lambda: up_status(probe)["asr"]["restarts"] == "1"
-                              and up_status(probe)["asr"]["state"] == "active", 60), up_status(probe)
-        assert int(up_status(probe)["asr"]["pid"]) != asr_pid
-        finals_before = len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final])
-        assert probe.wait_for(lambda: len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final]) > finals_before,
-                              40)
-
-        # Kill the dialogue too: once restarted it answers the next turn, and no other node hung meanwhile.
-        dialogue_pid = int(up_status(probe)["dialogue"]["pid"])
-        os.kill(dialogue_pid, signal.SIGKILL)
-        assert probe.wait_for(lambda: up_status(probe)["dialogue"]["restarts"] == "1"
-                              and up_status(probe)["dialogue"]["state"] == "active", 60), up_status(probe)
-        replies_before = len(probe.of(topics.SPEECH_REQUEST))
-        assert probe.wait_for(lambda: any(m.action == 0 for m in probe.of(topics.SPEECH_REQUEST)[replies_before:]),
-                              40)
-        assert all(s["state"] == "active" for s in up_status(probe).values()), up_status(probe)
+        # The recognizer is killed mid-conversation: back to active, and transcripts resume.
+        kill_and_wait_back(probe, "asr")
+        finals = len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final])
+        assert probe.wait_for(lambda: len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final]) > finals, 40)
+        # The lifecycle manager itself dies, and then the dialogue: the new manager brings the dialogue back, and it
+        # answers the next turn.
+        manager = up_status(probe)["lifecycle_manager"]
+        os.kill(int(manager["pid"]), signal.SIGKILL)
+        assert probe.wait_for(lambda: up_status(probe)["lifecycle_manager"]["restarts"] == "1"
+                              and up_status(probe)["lifecycle_manager"]["process"] == "running", 20)
+        kill_and_wait_back(probe, "dialogue")
+        replies = len(probe.of(topics.SPEECH_REQUEST))
+        assert probe.wait_for(lambda: any(m.action == 0 for m in probe.of(topics.SPEECH_REQUEST)[replies:]), 40)
+        assert all_active(probe, names), up_status(probe)
         pids = [int(s["pid"]) for s in up_status(probe).values()]
     finally:
-        up.send_signal(signal.SIGINT)  # one SIGINT, as Ctrl-C would send
-        output, _ = up.communicate(timeout=30)
-    assert up.returncode == 0, output
-    stopped = next(line for line in output.splitlines() if "all nodes stopped" in line)
-    codes = dict(item.split("=") for item in stopped.split(": ", 1)[1].split(", "))
-    logs = {name: (tmp_path / "logs" / f"{name}.log").read_text(errors="replace")[-2000:]
-            for name, code in codes.items() if code != "0"}
-    assert codes == {name: "0" for name in names}, (stopped, logs)  # every node shut down cleanly on SIGINT
+        # Ctrl-C in a terminal reaches every process of the group, and then `up` (as ros2 launch does) sends one
+        # SIGINT to each node again.
+        for s in up_status(probe).values():
+            if s.get("pid"):
+                os.kill(int(s["pid"]), signal.SIGINT)
+        code = up.stop()
+    assert code == 0, up.output
+    logs = up.logs()
+    bad = {name: log[-1500:] for name, log in logs.items()
+           if "Traceback" in log or "context is invalid" in log}
+    assert not bad, bad
+    assert up.exit_codes() == {name: "0" for name in [*names, "lifecycle_manager"]}, up.output
     assert not [p for p in pids if pid_alive(p)]
     assert wav.stat().st_size > 44  # the robot's replies were played into the WAV
 
     # The recorded session becomes a timeline and per-turn latencies.
+    exe = Path(sys.prefix) / "bin" / "optimus-voice"
     report = subprocess.run([str(exe), "report", str(session), "-o", str(tmp_path / "timeline.png"), "--json"],
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
@@ -94,3 +96,23 @@ def test_up_brings_the_graph_up_restarts_a_killed_node_and_stops_cleanly(probe, 
     # Stages in causal order: the transcript, then the decision, then the reply's first audio.
     assert all(0 < t["final_transcript"] <= t["reply_decided"] <= t["first_audio"] for t in answered), answered
     assert result["voice_to_voice_ms"]["n"] == len([t for t in result["turns"] if "first_audio" in t])
+
+
+STARTS = int(os.environ.get("OPTIMUS_VOICE_STARTS", "5"))
+
+
+def test_the_first_word_is_heard_on_every_start(probe, domain_id, data_dir, tmp_path):
+    """The microphone goes live only once the recognizer listens: JFK's first word ("And so, my fellow
+    Americans") is in the first transcript of every start."""
+    firsts = []
+    for start in range(STARTS):
+        finals_before = len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final])
+        up = Up("--mic-file", str(data_dir / "jfk.wav"), log_dir=tmp_path / f"logs{start}", domain_id=domain_id)
+        try:
+            assert probe.wait_for(
+                lambda n=finals_before: len([m for m in probe.of(topics.TRANSCRIPT) if m.is_final]) > n, 120)
+            firsts.append([m for m in probe.of(topics.TRANSCRIPT) if m.is_final][finals_before].text)
+        finally:
+            assert up.stop() == 0, up.output
+        time.sleep(0.5)
+    assert all(t.lower().startswith("and so") for t in firsts), firsts

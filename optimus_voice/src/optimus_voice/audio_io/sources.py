@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,9 @@ class FileSource:
     """An audio file played as if it were a microphone: real-time pace, optional loop and leading silence."""
 
     def __init__(self, path: str | Path, frame_ms: float = 20.0, loop: bool = False, realtime: bool = True,
-                 lead_silence_s: float = 0.0, gap_s: float = 1.0) -> None:
+                 lead_silence_s: float = 0.0, gap_s: float = 1.0, clock: Callable[[], int] = now_ns) -> None:
         self.path = Path(path)
+        self.clock = clock  # stamps (the node's clock); the pace is the wall clock's
         self.samples = load_audio(self.path)
         if lead_silence_s > 0:
             self.samples = np.concatenate([np.zeros(int(lead_silence_s * SAMPLE_RATE), np.float32), self.samples])
@@ -63,7 +64,7 @@ class FileSource:
         self._stop.set()
 
     def chunks(self) -> Iterator[AudioChunk]:
-        start_ns = now_ns()
+        start_ns, stamp_ns = now_ns(), self.clock()
         index = 0
         while not self._stop.is_set():
             # Silence after the file (and between loops) lets the last turn end, as a quiet room would.
@@ -78,7 +79,7 @@ class FileSource:
                     wait = (due_ns + len(chunk) * NS_PER_S // SAMPLE_RATE - now_ns()) / NS_PER_S
                     if wait > 0:
                         self._stop.wait(wait)
-                yield AudioChunk(chunk, index, due_ns)
+                yield AudioChunk(chunk, index, stamp_ns + index * NS_PER_S // SAMPLE_RATE)
                 index += len(chunk)
             if not self.loop:
                 return
@@ -90,7 +91,9 @@ class DeviceSource:
     Overflows are counted; chunks lost to a full queue leave a gap in the sample index.
     """
 
-    def __init__(self, device: str | int | None = None, frame_ms: float = 20.0, queue_frames: int = 50) -> None:
+    def __init__(self, device: str | int | None = None, frame_ms: float = 20.0, queue_frames: int = 50,
+                 clock: Callable[[], int] = now_ns) -> None:
+        self.clock = clock
         try:
             import sounddevice as sd
         except OSError as exc:  # libportaudio2 missing
@@ -141,7 +144,7 @@ class DeviceSource:
         def callback(indata, frames, time_info, status) -> None:
             if status.input_overflow:
                 self.overflows += 1
-            stamp = now_ns() - frames * NS_PER_S // self.native_rate
+            stamp = self.clock() - frames * NS_PER_S // self.native_rate
             try:
                 self._queue.put_nowait((indata[:, 0].copy(), stamp))
             except queue.Full:
@@ -177,7 +180,8 @@ class BagSource:
     """
 
     def __init__(self, path: str | Path, topic: str = "/audio/in", loop: bool = False, realtime: bool = True,
-                 rate: float = 1.0) -> None:
+                 rate: float = 1.0, clock: Callable[[], int] = now_ns) -> None:
+        self.clock = clock
         from optimus_voice.audio_io import bags
 
         self.path = Path(path)
@@ -213,7 +217,7 @@ class BagSource:
                     due_ns = start_ns + int((record_ns - first_record) / self.rate)
                     if self.realtime and (wait := (due_ns - now_ns()) / NS_PER_S) > 0 and self._stop.wait(wait):
                         return
-                    yield AudioChunk(samples, offset + index, now_ns() - len(samples) * NS_PER_S // SAMPLE_RATE)
+                    yield AudioChunk(samples, offset + index, self.clock() - len(samples) * NS_PER_S // SAMPLE_RATE)
                     end = offset + index + len(samples)
             except (bags.BagError, AudioFormatError) as exc:
                 raise SourceError(f"bad audio in bag {self.path}: {exc}") from exc
@@ -223,14 +227,15 @@ class BagSource:
 
 
 def open_source(kind: str, *, device: str = "", file_path: str = "", loop: bool = False,
-                frame_ms: float = 20.0) -> FileSource | DeviceSource | BagSource:
-    """The source named by the capture node's `source` parameter (`file_path` is the bag folder for 'bag')."""
+                frame_ms: float = 20.0, clock: Callable[[], int] = now_ns) -> FileSource | DeviceSource | BagSource:
+    """The source named by the capture node's `source` parameter (`file_path` is the bag folder for 'bag'); its
+    chunks are stamped with `clock`."""
     if kind == "device":
-        return DeviceSource(device or None, frame_ms=frame_ms)
+        return DeviceSource(device or None, frame_ms=frame_ms, clock=clock)
     if kind in ("file", "bag"):
         if not file_path:
             raise SourceError(f"source is {kind!r} but no file_path is set")
         if kind == "bag":
-            return BagSource(file_path, loop=loop)
-        return FileSource(file_path, frame_ms=frame_ms, loop=loop)
+            return BagSource(file_path, loop=loop, clock=clock)
+        return FileSource(file_path, frame_ms=frame_ms, loop=loop, clock=clock)
     raise SourceError(f"unknown source {kind!r} (expected 'device', 'file' or 'bag')")

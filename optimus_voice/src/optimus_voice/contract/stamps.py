@@ -65,10 +65,12 @@ class TurnCounter:
         return self._last
 
 
-FUTURE_TURN_MS = 60_000
+# A turn id is the millisecond its turn opened, on the clock of the recognizer's computer: never in the future but
+# for clock skew between the robot's computers. Allowing more would let one corrupt or forged id make every real
+# turn look stale, and silence the robot, for that long.
+FUTURE_TURN_MS = 2_000
 
 
 def plausible_turn(turn_id: int, now: int | None = None) -> bool:
-    """A turn id is the millisecond its turn opened: one more than a minute in the future is corrupt, and taking
-    it would make every real turn after it look stale."""
+    """False for a turn id further in the future than clock skew explains: corrupt or forged."""
     return turn_id <= (now_ns() if now is None else now) // 1_000_000 + FUTURE_TURN_MS

@@ -22,10 +22,16 @@ class QosClass(Enum):
 
 @dataclass(frozen=True)
 class Topic:
-    name: str
+    name: str  # the name in the root namespace (bags, tools)
     type: str  # "package/msg/Type"
     qos: QosClass
     summary: str
+    global_name: bool = False  # the same topic whatever the namespace (/diagnostics)
+
+    @property
+    def relative(self) -> str:
+        """The name nodes use: relative, so that a stack launched under a namespace keeps its topics inside it."""
+        return self.name if self.global_name else self.name.lstrip("/")
 
 
 AUDIO_IN = Topic("/audio/in", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR, "microphone audio, 16 kHz mono")
@@ -53,7 +59,13 @@ FACE = Topic("/face/expression", "optimus_voice_msgs/msg/FaceExpression", QosCla
 FACE_MARKERS = Topic("/face/markers", "visualization_msgs/msg/MarkerArray", QosClass.ACTUATOR,
                      "rviz view of the face, the user's emotion and the last transcript")
 DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", QosClass.EVENTS,
-                    "health and timings of every node")
+                    "health and timings of every node", global_name=True)
+
+def in_namespace(topic: Topic, namespace: str) -> str:
+    """The topic's full name for a stack launched under `namespace` ("" or "/": the root)."""
+    ns = namespace.strip("/")
+    return topic.name if topic.global_name or not ns else f"/{ns}{topic.name}"
+
 
 ALL = (AUDIO_IN, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
        SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from optimus_voice.common.words import cap
 from optimus_voice.deciding.intents import UNKNOWN, EmbeddingMatcher, WordMatcher
 
 ACTIONS = ("stop", "volume_up", "volume_down", "rate_up", "rate_down")
@@ -41,15 +42,6 @@ class Reply:
     action: str = ""
     decide_ms: float = 0.0
     emotion: str = "neutral"   # the emotion the reply answers (the turn's, or the mood's)
-
-
-def cap(text: str, limit: int = MAX_REPLY_CHARS) -> str:
-    """Cut a reply to `limit` characters at the last sentence end (or word) before it."""
-    if len(text) <= limit:
-        return text
-    head = text[:limit]
-    cut = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
-    return head[:cut + 1] if cut > 0 else head.rsplit(" ", 1)[0]
 
 
 class Policy:
@@ -101,7 +93,7 @@ class Policy:
         template = self._next(match.intent, emotion if variants else "", variants or spec["replies"])
         now = now or dt.datetime.now()
         reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
-                                    last_reply=self.last_spoken or "nothing yet"))
+                                    last_reply=self.last_spoken or "nothing yet"), MAX_REPLY_CHARS)
         expression, style = EMPATHY.get(emotion, (spec.get("expression", "neutral"), "neutral"))
         return Reply(reply, match.intent, match.confidence, expression, style, spec.get("action", ""),
                      (time.perf_counter() - t0) * 1000, emotion)

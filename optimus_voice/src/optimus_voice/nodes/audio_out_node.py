@@ -8,7 +8,8 @@ from optimus_voice.audio_io.player import Player, PlayStatus
 from optimus_voice.audio_io.sinks import DeviceSink, SinkError, WavSink
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import AudioFormatError, decode_pcm
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
 from optimus_voice_msgs.msg import PlaybackStatus
 
 RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -16,15 +17,18 @@ RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
 class AudioOutNode(VoiceNode):
     PARAMS = (
-        Param("output", "auto", "'device', 'wav', or 'auto' (the device if one opens, else only the WAV/clock)."),
-        Param("device", "", "Output device by name substring or index; empty: the system default."),
-        Param("wav_path", "", "Also write everything played to this WAV file (empty: no file)."),
-        Param("sample_rate", 22050, "Output sample rate; frames at other rates are resampled."),
-        Param("status_period_ms", 100.0, "Interval of /audio/out/playback reports while playing."),
+        Param("output", "auto", "'device', 'wav', or 'auto' (the device if one opens, else only the WAV/clock).",
+              choices=("auto", "device", "wav"), when=CONFIGURE),
+        Param("device", "", "Output device by name substring or index; empty: the system default.", when=CONFIGURE),
+        Param("wav_path", "", "Also write everything played to this WAV file (empty: no file).", when=READ_ONLY),
+        Param("sample_rate", 22050, "Output sample rate; frames at other rates are resampled.", choices=RATES,
+              when=CONFIGURE),
+        Param("status_period_ms", 100.0, "Interval of /audio/out/playback reports while playing.", 10.0, 5000.0,
+              when=CONFIGURE),
     )
 
-    def __init__(self) -> None:
-        super().__init__("audio_out")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("audio_out", **kwargs)
         self.player: Player | None = None
 
     def configure_stage(self) -> None:

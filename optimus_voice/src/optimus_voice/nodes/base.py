@@ -1,45 +1,49 @@
 """The shape every optimus_voice node shares: a thin rclpy lifecycle node around a plain engine.
 
-- Parameters are declared from the class's PARAMS table, each with a description.
+- Parameters are declared from the class's PARAMS table, each with a description, a range or choices, and when
+  a change takes effect (nodes.params); one callback refuses a bad `ros2 param set` with the reason.
 - on_configure builds the engine (loads models); on_activate starts processing; on_deactivate pauses it;
   on_cleanup releases the engine. A failing configure (a missing model, no device) is logged and reported on
   /diagnostics and the node stays alive in 'unconfigured', ready for another try.
-- /diagnostics carries the node's health, counters and timings once a second, in every lifecycle state.
+- /diagnostics carries the node's health, counters and timings once a second, in every lifecycle state: it is
+  also the heartbeat the lifecycle manager watches.
 - Subscription callbacks never crash the node: an exception is logged, counted and reported.
+- Stamps come from the node's clock (sim time when use_sim_time is set); topics are relative to its namespace.
+- Ctrl-C (SIGINT to the whole process group, then again from ros2 launch) ends the node cleanly with exit code 0,
+  and nothing is published once its context is shut down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
 from optimus_voice.contract import qos, stamps
 from optimus_voice.contract.health import Health, Level
 from optimus_voice.contract.msgtypes import message_class
 from optimus_voice.contract.topics import DIAGNOSTICS, Topic
+from optimus_voice.nodes.params import READ_ONLY, Param
 from optimus_voice.nodes.stream_reader import NotForTheExecutor, StreamReader
 
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: bool | int | float | str | list
-    description: str
-
-
 COMMON_PARAMS = (
-    Param("autostart", False, "Configure and activate on start (for running the node alone with ros2 run)."),
-    Param("diagnostics_period", 1.0, "Seconds between /diagnostics reports."),
+    Param("autostart", False, "Configure and activate on start (for running the node alone with ros2 run).",
+          when=READ_ONLY),
+    Param("diagnostics_period", 1.0, "Seconds between /diagnostics reports (the lifecycle manager's heartbeat).",
+          0.1, 10.0, when=READ_ONLY),
 )
 
 
@@ -53,10 +57,33 @@ def ros_context(args: list[str] | None = None) -> Iterator[None]:
         rclpy.try_shutdown()
 
 
+STEADY = Clock(clock_type=ClockType.STEADY_TIME)
+
 # No QoS event handlers (rclpy's default ones only log an incompatible QoS): each is a Python waitable that the
 # executor polls on every wake-up, 50 times a second with the audio. Matching is checked by the tests instead.
 NO_PUB_EVENTS = PublisherEventCallbacks(use_default_callbacks=False)
 NO_SUB_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
+
+
+class SafePublisher:
+    """A lifecycle publisher that a worker thread may use while ROS shuts down: once the node's context is gone
+    (Ctrl-C) a message is dropped instead of raising "publisher's context is invalid" in the worker."""
+
+    def __init__(self, node: LifecycleNode, publisher) -> None:
+        self._context = node.context
+        self.publisher = publisher
+
+    def publish(self, msg) -> None:
+        if not self._context.ok():
+            return
+        try:
+            self.publisher.publish(msg)
+        except Exception:
+            if self._context.ok():
+                raise
+
+    def get_subscription_count(self) -> int:
+        return self.publisher.get_subscription_count()
 
 
 class VoiceNode(LifecycleNode):
@@ -68,30 +95,70 @@ class VoiceNode(LifecycleNode):
         super().__init__(name, **kwargs)
         self.health = Health()
         self.active = False
-        for p in COMMON_PARAMS + self.PARAMS:
-            self.declare_parameter(p.name, p.default, ParameterDescriptor(description=p.description))
+        # Who reports, and how many transitions it has made: the lifecycle manager tells a restarted process, and
+        # a heartbeat sent before a transition it saw answered, from the current state.
+        self._instance = f"{os.getpid()}-{time.time_ns()}"
+        self._transitions = 0
+        self._params = {p.name: p for p in COMMON_PARAMS + self.PARAMS}
+        for p in self._params.values():
+            self._declare(p)
         self._diag_pub = self.create_publisher(message_class(DIAGNOSTICS.type), DIAGNOSTICS.name,
                                                qos.profile(DIAGNOSTICS), event_callbacks=NO_PUB_EVENTS)
-        self._diag_timer = self.create_timer(self.param("diagnostics_period"), self.publish_diagnostics)
+        self._diag_timer = self.steady_timer(self.param("diagnostics_period"), self.publish_diagnostics)
         self._subs: list = []
         self._pubs: list = []
         self._readers: list[StreamReader] = []
+        self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(lambda _params: self.parameters_changed())
         self.health.set_status(Level.WARN, "unconfigured")
+
+    def _declare(self, p: Param) -> None:
+        """Declare a parameter. A bad value from a parameter file or the command line is reported, and the default
+        used instead: the node starts, and says what was wrong."""
+        override = self._parameter_overrides.get(p.name)
+        if override is not None and isinstance(p.default, float) and type(override.value) is int:
+            override = self._parameter_overrides[p.name] = Parameter(p.name, value=float(override.value))  # "300"
+        reason = p.invalid(override.value) if override is not None else None
+        if reason:
+            self.get_logger().error(f"parameter {reason}; using the default {p.default!r}")
+            self.health.problem("bad_parameters", f"parameter {reason}", Level.ERROR)
+            del self._parameter_overrides[p.name]
+        self.declare_parameter(p.name, p.default, p.descriptor())
+
+    def _check_parameters(self, params) -> SetParametersResult:
+        """Refuse, with the reason, a value that is out of range, not among the choices, or set while the node is
+        active although it only takes effect at configure."""
+        for param in params:
+            spec = self._params.get(param.name)
+            reason = spec.refused(param.value, self.active) if spec is not None else None
+            if reason:
+                self.get_logger().warn(f"refused: {reason}")
+                self.health.count("parameters_refused")
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
 
     # -- parameters, stamps, topics ------------------------------------------------------------------------------
     def param(self, name: str):
         return self.get_parameter(name).value
 
-    def header(self, stamp_ns: int | None = None, frame_id: str = "") -> Header:
-        return Header(stamp=stamps.to_time(stamps.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)
+    def steady_timer(self, period_s: float, callback: Callable):
+        """A timer on the steady clock: heartbeats, face commands and decision ticks keep their pace when the node
+        runs on sim time, before any /clock comes (and while a replayed bag is paused)."""
+        return self.create_timer(period_s, callback, clock=STEADY)
 
-    def publisher(self, topic: Topic):
-        """A lifecycle publisher: it only publishes while the node is active."""
-        pub = self.create_lifecycle_publisher(message_class(topic.type), topic.name, qos.profile(topic),
+    def now_ns(self) -> int:
+        """The node's clock: wall time, or the replayed /clock with use_sim_time."""
+        return self.get_clock().now().nanoseconds
+
+    def header(self, stamp_ns: int | None = None, frame_id: str = "") -> Header:
+        return Header(stamp=stamps.to_time(self.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)
+
+    def publisher(self, topic: Topic) -> SafePublisher:
+        """A lifecycle publisher: it only publishes while the node is active, and never once ROS is shut down."""
+        pub = self.create_lifecycle_publisher(message_class(topic.type), topic.relative, qos.profile(topic),
                                               event_callbacks=NO_PUB_EVENTS)
         self._pubs.append(pub)
-        return pub
+        return SafePublisher(self, pub)
 
     def subscribe(self, topic: Topic, callback: Callable, own_thread: bool = False) -> None:
         """Subscribe; the callback runs only while active, and its exceptions are contained and reported.
@@ -109,7 +176,7 @@ class VoiceNode(LifecycleNode):
                 self.get_logger().error(f"{topic.name}: {exc}\n{traceback.format_exc(limit=3)}")
                 self.health.problem("callback_errors", f"{topic.name}: {exc}", Level.ERROR)
 
-        sub = self.create_subscription(message_class(topic.type), topic.name, guarded, qos.profile(topic),
+        sub = self.create_subscription(message_class(topic.type), topic.relative, guarded, qos.profile(topic),
                                        event_callbacks=NO_SUB_EVENTS,
                                        callback_group=NotForTheExecutor() if own_thread else None)
         self._subs.append(sub)
@@ -125,7 +192,8 @@ class VoiceNode(LifecycleNode):
 
     def matched_publishers(self, topic: Topic) -> int:
         """Publishers our subscription to `topic` has matched (0 when not subscribed)."""
-        return sum(sub.get_publisher_count() for sub in self._subs if sub.topic_name == topic.name)
+        name = self.resolve_topic_name(topic.relative)
+        return sum(sub.get_publisher_count() for sub in self._subs if sub.topic_name == name)
 
     # -- what subclasses implement -------------------------------------------------------------------------------
     def configure_stage(self) -> None:
@@ -154,6 +222,7 @@ class VoiceNode(LifecycleNode):
             self._release()
             return TransitionCallbackReturn.FAILURE
         self.health.set_status(Level.OK, "configured")
+        self._transitions += 1
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -166,17 +235,20 @@ class VoiceNode(LifecycleNode):
         self.active = True
         if self.health.snapshot().level == Level.OK:
             self.health.set_status(Level.OK, "active")
+        self._transitions += 1
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.active = False
         self.deactivate_stage()
         self.health.set_status(Level.OK, "inactive")
+        self._transitions += 1
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
         self.health.set_status(Level.WARN, "unconfigured")
+        self._transitions += 1
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -204,7 +276,8 @@ class VoiceNode(LifecycleNode):
     # -- diagnostics ---------------------------------------------------------------------------------------------
     def publish_diagnostics(self) -> None:
         snap = self.health.snapshot()
-        values = {"lifecycle_state": self.lifecycle_state(), **snap.values}
+        values = {"lifecycle_state": self.lifecycle_state(), "instance": self._instance,
+                  "transitions": str(self._transitions), **snap.values}
         status = DiagnosticStatus(level=bytes([int(snap.level)]), name=f"optimus_voice/{self.get_name()}",
                                   message=snap.message, hardware_id=self.get_fully_qualified_name(),
                                   values=[KeyValue(key=k, value=v) for k, v in values.items()])
@@ -215,8 +288,8 @@ class VoiceNode(LifecycleNode):
         return self._state_machine.current_state[1]
 
 
-def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
-    """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up."""
+def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> None:
+    """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up and exit 0."""
     with ros_context(args):
         node = node_class()
         # One thread: model work (decodes, synthesis, emotion) runs on each node's own worker thread, and the
@@ -224,7 +297,8 @@ def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
         # nodes' own work (BENCHMARKS.md, end to end).
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        if node.param("autostart"):
+        voice = isinstance(node, VoiceNode)
+        if voice and node.param("autostart"):
             node.trigger_configure()
             node.trigger_activate()
         try:
@@ -237,11 +311,17 @@ def run(node_class: type[VoiceNode], args: list[str] | None = None) -> None:
             if node.context.ok():
                 raise
         finally:
-            node.active = False
+            # Stopping: a second Ctrl-C (ros2 launch sends one after the terminal's) must not cut the clean-up
+            # short, or the node dies by the signal instead of exiting 0.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
+            if voice:
+                node.active = False
             # Let callbacks still running in executor and reader threads finish before anything they use is torn
-            # down.
+            # down; worker threads are stopped before the node is destroyed.
             executor.shutdown(timeout_sec=5.0)
-            node.stop_readers()
-            with contextlib.suppress(Exception):
-                node.cleanup_stage()
+            if voice:
+                node.stop_readers()
+                with contextlib.suppress(Exception):
+                    node.cleanup_stage()
             node.destroy_node()

@@ -8,24 +8,27 @@ from optimus_voice.audio_io.sources import SourceError, open_source
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, to_s16le
 from optimus_voice.contract.health import Level
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
 from optimus_voice_msgs.msg import AudioFrame
 
 
 class CaptureNode(VoiceNode):
     PARAMS = (
         Param("source", "device", "Audio source: 'device' (PortAudio microphone), 'file' (WAV/FLAC in real time) "
-              "or 'bag' (the /audio/in frames of a rosbag, with their recorded timing)."),
-        Param("device", "", "Input device by name substring or index; empty: the system default."),
-        Param("file_path", "", "Audio file (source 'file') or bag folder (source 'bag') played as the microphone."),
-        Param("loop", False, "Loop the file or bag (a file gets a second of silence between loops)."),
-        Param("frame_ms", 20.0, "Frame length in milliseconds."),
-        Param("retry_s", 2.0, "Seconds between attempts to (re)open a failing source."),
-        Param("frame_id", "microphone", "frame_id of published frames (the microphone's TF frame)."),
+              "or 'bag' (the /audio/in frames of a rosbag, with their recorded timing).",
+              choices=("device", "file", "bag"), when=CONFIGURE),
+        Param("device", "", "Input device by name substring or index; empty: the system default.", when=CONFIGURE),
+        Param("file_path", "", "Audio file (source 'file') or bag folder (source 'bag') played as the microphone.",
+              when=READ_ONLY),
+        Param("loop", False, "Loop the file or bag (a file gets a second of silence between loops).", when=CONFIGURE),
+        Param("frame_ms", 20.0, "Frame length in milliseconds.", 5.0, 200.0, when=CONFIGURE),
+        Param("retry_s", 2.0, "Seconds between attempts to (re)open a failing source.", 0.1, 60.0),
+        Param("frame_id", "microphone", "frame_id of published frames (the microphone's TF frame).", when=CONFIGURE),
     )
 
-    def __init__(self) -> None:
-        super().__init__("capture")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("capture", **kwargs)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._source = None
@@ -54,7 +57,7 @@ class CaptureNode(VoiceNode):
             try:
                 self._source = open_source(self.param("source"), device=self.param("device"),
                                            file_path=self.param("file_path"), loop=self.param("loop"),
-                                           frame_ms=self.param("frame_ms"))
+                                           frame_ms=self.param("frame_ms"), clock=self.now_ns)
                 self.health.set_status(Level.OK, f"capturing from {self.param('source')}")
                 for chunk in self._source.chunks():
                     if self._stop.is_set():

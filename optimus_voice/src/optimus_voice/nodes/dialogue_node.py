@@ -12,7 +12,8 @@ from optimus_voice.contract.states import State
 from optimus_voice.deciding.llm import ChatStream, LlmConfig, LlmEvent, LlmWorker
 from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop
 from optimus_voice.deciding.policy import Policy
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
 from optimus_voice_msgs.msg import DialogueState, SpeechRequest
 
 
@@ -28,26 +29,30 @@ PROGRESS = {1: "started", 2: "speaking", 3: "done", 4: "interrupted"}  # SpeechP
 
 class DialogueNode(VoiceNode):
     PARAMS = (
-        Param("intents_path", "", "YAML file of intents; empty: config/intents.yaml of the package."),
-        Param("intent_threshold", 0.40, "Embedding similarity below which the input counts as unknown."),
-        Param("use_embeddings", True, "Match intents with MiniLM sentence embeddings (false: by words)."),
-        Param("emotion_wait_ms", 150.0, "How long to wait for the turn's final emotion after its final transcript."),
+        Param("intents_path", "", "YAML file of intents; empty: config/intents.yaml of the package.", when=READ_ONLY),
+        Param("intent_threshold", 0.40, "Embedding similarity below which the input counts as unknown.", 0.0, 1.0,
+              when=CONFIGURE),
+        Param("use_embeddings", True, "Match intents with MiniLM sentence embeddings (false: by words).",
+              when=CONFIGURE),
+        Param("emotion_wait_ms", 150.0, "How long to wait for the turn's final emotion after its final transcript.",
+              0.0, 5000.0),
         Param("barge_in", True, "Stop the robot's speech when the user really talks over it."),
         Param("barge_in_sustained_ms", 1200.0,
-              "Speech over the robot this long interrupts it even before words are recognised (ms)."),
-        Param("llm_url", "", "OpenAI-compatible chat endpoint (e.g. http://localhost:8080/v1); empty: embedded only."),
-        Param("llm_model", "", "Model name sent to the chat endpoint."),
+              "Speech over the robot this long interrupts it even before words are recognised (ms).", 100.0, 10000.0),
+        Param("llm_url", "", "OpenAI-compatible chat endpoint (e.g. http://localhost:8080/v1); empty: embedded only.",
+              when=CONFIGURE),
+        Param("llm_model", "", "Model name sent to the chat endpoint.", when=CONFIGURE),
         Param("llm_timeout_s", 1.5, "Seconds to wait for the endpoint (connect, each streamed piece) before the "
-              "embedded reply is spoken instead."),
+              "embedded reply is spoken instead.", 0.1, 60.0, when=CONFIGURE),
         Param("llm_intents", ["unknown", "small_talk"],
               "Intents whose replies come from the language model; commands always stay embedded."),
-        Param("llm_max_words", 60, "Cap on the words of a language-model reply."),
+        Param("llm_max_words", 60, "Cap on the words of a language-model reply.", 1, 500, when=CONFIGURE),
         Param("echo_overlap", 0.6,
-              "Share of heard words found in the robot's own reply above which they count as its echo."),
+              "Share of heard words found in the robot's own reply above which they count as its echo.", 0.0, 1.0),
     )
 
-    def __init__(self) -> None:
-        super().__init__("dialogue")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("dialogue", **kwargs)
         self.manager: DialogueManager | None = None
         self.llm: LlmWorker | None = None
         self._timer = None  # the decision tick, while there is something to decide or watch
@@ -110,7 +115,7 @@ class DialogueNode(VoiceNode):
     def _wake(self) -> None:
         with self._timer_lock:
             if self._timer is None:
-                self._timer = self.create_timer(TICK_S, self._tick)
+                self._timer = self.steady_timer(TICK_S, self._tick)
 
     def _sleep(self) -> None:
         # Destroyed, not cancelled: the executor skips a destroyed timer it found ready, where calling a cancelled

@@ -17,7 +17,8 @@ from optimus_voice.feeling.acoustic import AcousticEmotion
 from optimus_voice.feeling.emotions import LABELS
 from optimus_voice.feeling.text_emotion import TextEmotion
 from optimus_voice.feeling.turns import TurnEmotions, TurnEstimate
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
 from optimus_voice_msgs.msg import Emotion
 
 MODALITIES = {"acoustic": Emotion.MODALITY_ACOUSTIC, "text": Emotion.MODALITY_TEXT, "fused": Emotion.MODALITY_FUSED}
@@ -25,16 +26,19 @@ MODALITIES = {"acoustic": Emotion.MODALITY_ACOUSTIC, "text": Emotion.MODALITY_TE
 
 class EmotionNode(VoiceNode):
     PARAMS = (
-        Param("mood_alpha", 0.3, "Smoothing of the user's mood across final turns (0..1, higher follows faster)."),
+        Param("mood_alpha", 0.3, "Smoothing of the user's mood across final turns (higher follows faster).", 0.0, 1.0),
         Param("partials", True, "Publish partial estimates from partial transcripts."),
-        Param("acoustic", True, "Use the voice (our speech-emotion model) as well as the words."),
-        Param("model_path", "", "Emotion model (.onnx); empty: models/emotion/emotion_mlp.onnx of the package."),
-        Param("text_weight", 0.8, "Weight of the words against the voice, scaled by how emotional the words are."),
-        Param("buffer_s", 30.0, "Seconds of the user's speech kept for the acoustic model."),
+        Param("acoustic", True, "Use the voice (our speech-emotion model) as well as the words.", when=CONFIGURE),
+        Param("model_path", "", "Emotion model (.onnx); empty: models/emotion/emotion_mlp.onnx of the package.",
+              when=READ_ONLY),
+        Param("text_weight", 0.8, "Weight of the words against the voice, scaled by how emotional the words are.",
+              0.0, 5.0),
+        Param("buffer_s", 30.0, "Seconds of the user's speech kept for the acoustic model.", 1.0, 300.0,
+              when=CONFIGURE),
     )
 
-    def __init__(self) -> None:
-        super().__init__("emotion")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("emotion", **kwargs)
         self.engine: TurnEmotions | None = None
         self._worker: Worker | None = None
 
@@ -55,6 +59,11 @@ class EmotionNode(VoiceNode):
         self.subscribe(topics.VOICE_ACTIVITY, self.on_voice_activity)
         self.subscribe(topics.TRANSCRIPT, self.on_transcript)
         self._worker = Worker("emotion", self._work, self._work_failed)
+
+    def parameters_changed(self) -> None:
+        if self.engine is not None:
+            self.engine.mood.alpha = self.param("mood_alpha")
+            self.engine.text_weight = self.param("text_weight")
 
     def cleanup_stage(self) -> None:
         if self._worker is not None:

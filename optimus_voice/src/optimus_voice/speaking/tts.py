@@ -17,6 +17,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from optimus_voice.common.models import ModelMissingError, piper_voice_path
@@ -132,10 +133,11 @@ class Synthesizer:
             self.backend = "piper"
             self.sample_rate = int(self.voice.config.sample_rate)
         except (ModelMissingError, ImportError) as exc:
-            if not allow_fallback or shutil.which("espeak-ng") is None:
+            self.espeak = shutil.which("espeak-ng") or shutil.which("espeak")  # Ubuntu's rosdep key is `espeak`
+            if not allow_fallback or self.espeak is None:
                 raise
             self.load_error = str(exc)
-            self.backend = "espeak-ng"
+            self.backend = Path(self.espeak).name
             self.sample_rate = 22050
 
     def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0, volume: float = 1.0, *,
@@ -177,7 +179,8 @@ class Synthesizer:
         import soxr
 
         wpm = int(175 / p.length_scale * rate)
-        wav = subprocess.run(["espeak-ng", "--stdout", "-v", "en-us", "-s", str(wpm), "-p", str(p.espeak_pitch), text],
-                             check=True, capture_output=True, timeout=30).stdout
+        # The text goes in on stdin: a reply that starts with "-" is spoken, never read as an option.
+        wav = subprocess.run([self.espeak, "--stdout", "-v", "en-us", "-s", str(wpm), "-p", str(p.espeak_pitch),
+                              "--stdin"], input=text.encode(), check=True, capture_output=True, timeout=30).stdout
         audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
         return soxr.resample(audio, sr, self.sample_rate).astype(np.float32) if sr != self.sample_rate else audio

@@ -11,10 +11,10 @@ from rclpy.node import Node
 
 
 class BackgroundNode:
-    def __init__(self, name: str, domain_id: int | None = None) -> None:
+    def __init__(self, name: str, domain_id: int | None = None, namespace: str = "") -> None:
         self._context = rclpy.Context()
         rclpy.init(context=self._context, domain_id=domain_id)
-        self.node = Node(name, context=self._context)
+        self.node = Node(name, context=self._context, namespace=namespace)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)

@@ -14,8 +14,8 @@ WATCH = (topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_
 class ConversationPrinter:
     """Polls a TopicProbe and prints one block per user turn: heard, emotion, reply, and latencies."""
 
-    def __init__(self, echo=print) -> None:
-        self.probe = TopicProbe(WATCH, name="optimus_voice_conversation")
+    def __init__(self, echo=print, namespace: str = "") -> None:
+        self.probe = TopicProbe(WATCH, name="optimus_voice_conversation", namespace=namespace)
         self.echo = echo
         self._seen: dict[str, int] = {}
         self._speech_end: dict[int, int] = {}

@@ -13,16 +13,17 @@ from optimus_voice.tools.background_node import BackgroundNode
 
 
 class TopicProbe(BackgroundNode):
-    """Subscribes to `watch` topics (default: all) in its own context and spin thread."""
+    """Subscribes to `watch` topics (default: all) in its own context and spin thread, in the stack's
+    `namespace`; messages are kept under each topic's root name."""
 
     def __init__(self, watch: tuple[topics.Topic, ...] = topics.ALL, name: str = "optimus_voice_probe",
-                 remaps: dict[str, str] | None = None, domain_id: int | None = None) -> None:
-        super().__init__(name, domain_id)
+                 remaps: dict[str, str] | None = None, domain_id: int | None = None, namespace: str = "") -> None:
+        super().__init__(name, domain_id, namespace)
         self.messages: dict[str, list] = defaultdict(list)
         self._cv = threading.Condition()
         self.publishers: dict[str, object] = {}
         for topic in watch:
-            actual = (remaps or {}).get(topic.name, topic.name)
+            actual = (remaps or {}).get(topic.name, topic.relative)
             self.node.create_subscription(message_class(topic.type), actual, self._recorder(topic.name),
                                           qos.profile(topic))
 
@@ -35,7 +36,7 @@ class TopicProbe(BackgroundNode):
 
     def publisher(self, topic: topics.Topic):
         if topic.name not in self.publishers:
-            self.publishers[topic.name] = self.node.create_publisher(message_class(topic.type), topic.name,
+            self.publishers[topic.name] = self.node.create_publisher(message_class(topic.type), topic.relative,
                                                                      qos.profile(topic))
         return self.publishers[topic.name]
 

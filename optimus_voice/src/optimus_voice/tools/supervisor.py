@@ -1,8 +1,10 @@
-"""`optimus-voice up`: start the graph of optimus_voice.contract.graph without ros2 launch, as ros2 launch would.
+"""`optimus-voice up`: start the graph of contract.graph without ros2 launch, as ros2 launch would.
 
-One process per node (each in its own process session, so one Ctrl-C reaches only us and we stop the children in
-order), parameters from config/ plus the launch-argument overrides, lifecycle transitions to 'active' driven
-through each node's lifecycle services, and a watchdog that reports a dead node on /diagnostics and restarts it.
+The same processes as the launch file, from the same `graph.plan()`: one per node and the lifecycle manager, with
+the parameters from config/ plus the launch-argument overrides, the remaps and the namespace. The manager brings
+the nodes up (in order, the microphone last) and back up after a crash; this only starts processes, restarts one
+that dies (as the launch file's respawn does), and reports each process on /diagnostics. Each process runs in a
+process session of its own, so one Ctrl-C reaches only us, and we stop the children with one SIGINT each.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 from optimus_voice.contract import graph
 
 STOP_TIMEOUT_S = 10.0
+RESPAWN_DELAY_S = 2.0  # as the launch file's respawn_delay
 
 
 def share_dir() -> Path:
@@ -52,36 +55,37 @@ class Managed:
     restarts: int = 0
     state: str = "stopped"
     last_exit: int | None = None
+    died_at: float = 0.0
 
 
 class Supervisor:
     def __init__(self, args: dict[str, str] | None = None, overrides: dict[str, dict] | None = None,
                  log_dir: Path | None = None, restart: bool = True, echo=print) -> None:
-        unknown = set(args or {}) - set(graph.ARG_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown launch arguments: {', '.join(sorted(unknown))}")
+        launched = graph.plan(args or {})  # checks the argument names and values
         self.args = {**graph.ARG_DEFAULTS, **(args or {})}
         self.restart = restart
         self.echo = echo
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="optimus_voice_up_"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = ros_environment()
+        self.namespace = launched[0].namespace if launched else ""
         config_dir = Path(self.args["config_dir"]) if self.args["config_dir"] else share_dir() / "config"
         self.nodes: dict[str, Managed] = {}
-        for spec in graph.NODES:
-            remaps, params, enabled = graph.resolve(spec, self.args)
-            if not enabled:
-                continue
-            params.update((overrides or {}).get(spec.name, {}))
+        for item in launched:
+            spec = item.spec
+            params = {**item.params, **(overrides or {}).get(spec.name, {})}
             override_file = self.log_dir / f"{spec.name}.params.yaml"
-            override_file.write_text(yaml.safe_dump({spec.name: {"ros__parameters": params}}))
+            override_file.write_text(yaml.safe_dump({f"/**/{spec.name}": {"ros__parameters": params}}))
             cmd = [str(executable_path(spec)), "--ros-args", "-r", f"__node:={spec.name}",
                    "--params-file", str(config_dir / spec.config), "--params-file", str(override_file)]
-            for src, dst in remaps.items():
+            if item.namespace:
+                cmd += ["-r", f"__ns:={item.namespace}"]
+            for src, dst in item.remaps.items():
                 cmd += ["-r", f"{src}:={dst}"]
             self.nodes[spec.name] = Managed(spec, cmd, self.log_dir / f"{spec.name}.log")
+        self.managed = graph.managed_nodes(self.args)
         self._stopping = threading.Event()
-        self._client = None
+        self._watch = None
 
     # -- processes -------------------------------------------------------------------------------------------
     def _spawn(self, m: Managed) -> None:
@@ -89,50 +93,46 @@ class Supervisor:
         m.process = subprocess.Popen(m.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=self.env, start_new_session=True)
         log.close()
-        m.state = "starting"
+        m.state = "running"
 
     def start(self, timeout_s: float = 60.0) -> bool:
-        """Start every node and bring it to active. Returns True when all are active."""
-        from optimus_voice.tools.lifecycle_client import LifecycleClient
+        """Start every process; True once the lifecycle manager reports every managed node active."""
+        from optimus_voice.tools.stack_watch import StackWatch
 
-        self._client = LifecycleClient()
+        self._watch = StackWatch(self.namespace)
         for m in self.nodes.values():
             self._spawn(m)
             self.echo(f"[up] started {m.spec.name} (pid {m.process.pid}): {m.spec.summary}")
-        # Configure everything (loading models), then activate consumers before producers: the microphone goes
-        # live last, so no audio of the first turn is published before the recognizer listens.
-        configured = [m for m in self.nodes.values() if self._bring_up(m, "inactive", timeout_s)]
-        results = [self._bring_up(m, "active", timeout_s) for m in reversed(configured)]
-        self._client.report(self.status())
-        return len(configured) == len(self.nodes) and all(results)
-
-    def _bring_up(self, m: Managed, goal: str, timeout_s: float) -> bool:
-        ok, detail = self._client.bring_to(m.spec.name, goal, timeout_s, alive=lambda: m.process.poll() is None)
-        m.state = goal if ok else f"failed: {detail}"
-        self.echo(f"[up] {m.spec.name}: {m.state}")
+        self._watch.report(self.status())
+        ok = self._watch.wait_active(self.managed, timeout_s, alive=lambda: not self._stopping.is_set())
+        states = self._watch.lifecycle_states()
+        self.echo("[up] " + ", ".join(f"{n}: {states.get(n, 'not reported')}" for n in self.managed))
         return ok
 
     def watch_once(self) -> list[str]:
-        """Restart nodes whose process died. Returns the names restarted."""
+        """Restart processes that died (after RESPAWN_DELAY_S). Returns the names restarted."""
         restarted = []
         for m in self.nodes.values():
             if self._stopping.is_set() or m.process is None or m.process.poll() is None:
                 continue
-            m.last_exit = m.process.returncode
-            m.state = f"died (exit {m.last_exit})"
-            self.echo(f"[up] {m.spec.name} died with exit code {m.last_exit}; see {m.log_path}")
-            self._client.report(self.status())
-            if not self.restart:
-                m.process = None
+            if not m.state.startswith("died"):
+                m.last_exit = m.process.returncode
+                m.state = f"died (exit {m.last_exit})"
+                m.died_at = time.monotonic()
+                self.echo(f"[up] {m.spec.name} died with exit code {m.last_exit}; see {m.log_path}")
+                self._watch.report(self.status())
+            if not self.restart or time.monotonic() - m.died_at < RESPAWN_DELAY_S:
                 continue
             m.restarts += 1
             self._spawn(m)
-            self.echo(f"[up] restarting {m.spec.name} (restart {m.restarts})")
-            self._bring_up(m, "active", 60.0)
+            self.echo(f"[up] restarting {m.spec.name} (restart {m.restarts}); the lifecycle manager brings it up")
             restarted.append(m.spec.name)
-        if self._client is not None:
-            self._client.report(self.status())
+        if self._watch is not None:
+            self._watch.report(self.status())
         return restarted
+
+    def lifecycle_states(self) -> dict[str, str]:
+        return self._watch.lifecycle_states() if self._watch is not None else {}
 
     def run(self, duration_s: float | None = None) -> None:
         """Watch the graph until Ctrl-C, SIGTERM or `duration_s`, then stop every node."""
@@ -145,14 +145,16 @@ class Supervisor:
                 self.watch_once()
                 stop.wait(0.5)
         finally:
+            self.stop()  # our handlers still in place: a second Ctrl-C cannot cut the stop short (orphan nodes)
             for s, h in old.items():
                 signal.signal(s, h)
-            self.stop()
 
     def stop(self) -> dict[str, int | None]:
-        """One SIGINT to each node (reverse start order), SIGKILL after STOP_TIMEOUT_S. Returns exit codes."""
+        """One SIGINT to each process (the manager first, then the nodes in reverse start order), SIGKILL after
+        STOP_TIMEOUT_S. Returns exit codes."""
         self._stopping.set()
-        live = [m for m in reversed(self.nodes.values()) if m.process is not None and m.process.poll() is None]
+        order = [self.nodes[n] for n in (graph.MANAGER.name, *graph.ACTIVATION_ORDER[::-1]) if n in self.nodes]
+        live = [m for m in order if m.process is not None and m.process.poll() is None]
         for m in live:
             m.process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -168,9 +170,10 @@ class Supervisor:
             if m.process is not None:
                 codes[m.spec.name] = m.process.returncode
                 m.state = f"stopped (exit {m.process.returncode})"
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._watch is not None:
+            self._watch.report(self.status())
+            self._watch.close()
+            self._watch = None
         self.echo("[up] all nodes stopped: " + ", ".join(f"{k}={v}" for k, v in codes.items()))
         return codes
 

@@ -9,7 +9,7 @@ import json
 def cmd_record(ns: argparse.Namespace) -> int:
     from optimus_voice.tools import bag_ros
 
-    result = bag_ros.record(ns.output, ns.topics or bag_ros.DEFAULT_TOPICS, duration_s=ns.duration,
+    result = bag_ros.record(ns.output, ns.topics or bag_ros.stack_topics(ns.namespace), duration_s=ns.duration,
                             max_messages=ns.max_messages)
     print(json.dumps(result))
     return 0
@@ -19,7 +19,7 @@ def cmd_play(ns: argparse.Namespace) -> int:
     from optimus_voice.tools import bag_ros
 
     result = bag_ros.play(ns.bag, rate=ns.rate, loop=ns.loop, names=ns.topics,
-                          wait_subscribers_s=ns.wait_subscribers)
+                          wait_subscribers_s=ns.wait_subscribers, clock=ns.clock)
     print(json.dumps(result))
     return 0
 
@@ -54,6 +54,7 @@ def add_parser(sub) -> None:
     rec.add_argument("-o", "--output", required=True, help="new bag folder")
     rec.add_argument("--duration", type=float, help="stop after this many seconds")
     rec.add_argument("--max-messages", type=int, help="stop after this many messages")
+    rec.add_argument("--namespace", default="", help="the stack's namespace (for its default topics)")
     rec.set_defaults(func=cmd_record)
 
     play = verbs.add_parser("play", help="publish a bag's messages with their recorded timing")
@@ -63,6 +64,8 @@ def add_parser(sub) -> None:
     play.add_argument("--topics", nargs="+", default=[], help="only these topics")
     play.add_argument("--wait-subscribers", type=float, default=2.0, metavar="S",
                       help="wait up to S seconds for every topic to have a subscriber before starting")
+    play.add_argument("--clock", action="store_true",
+                      help="publish the bag's time on /clock (for nodes run with use_sim_time:=true)")
     play.set_defaults(func=cmd_play)
 
     wav = verbs.add_parser("from-wav", help="turn speech files into an /audio/in bag (as the microphone would)")

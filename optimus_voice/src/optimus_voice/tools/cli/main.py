@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -41,24 +42,36 @@ def cmd_up(ns: argparse.Namespace) -> int:
         return 2
     if ns.mic_file:
         args.update(mic_source="file", mic_file=ns.mic_file)
-    sup = Supervisor(args, _overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
-    print(f"[up] {len(sup.nodes)} nodes of {len(graph.NODES)}; logs in {sup.log_dir}")
+    try:
+        sup = Supervisor(args, _overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
+    except ValueError as exc:
+        print(f"[up] {exc}", file=sys.stderr)
+        return 2
+    print(f"[up] {len(sup.managed)} nodes of {len(graph.NODES)} and their lifecycle manager; logs in {sup.log_dir}")
     printer = None
     if ns.show:
         from optimus_voice.tools.conversation import ConversationPrinter
 
-        printer = ConversationPrinter()
+        printer = ConversationPrinter(namespace=sup.namespace)
     recording = None
     if ns.record:
         from optimus_voice.tools.bag_ros import BackgroundRecording
 
-        recording = BackgroundRecording(ns.record)
+        recording = BackgroundRecording(ns.record, namespace=sup.namespace)
+    def interrupt(*_) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # SIGTERM while starting stops as Ctrl-C does
     try:
         if not sup.start(timeout_s=ns.timeout):
-            print("[up] not every node reached 'active'; still running, the watchdog keeps trying "
+            print("[up] not every node reached 'active'; still running, the lifecycle manager keeps trying "
                   "(see /diagnostics and the logs)", file=sys.stderr)
         print("[up] graph is up; Ctrl-C to stop")
         sup.run(duration_s=ns.duration)
+    except KeyboardInterrupt:  # Ctrl-C while starting: stop everything, as after it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sup.stop()
     except BaseException:
         sup.stop()
         raise

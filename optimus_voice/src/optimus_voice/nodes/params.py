@@ -1,0 +1,64 @@
+"""Node parameters: declared with a description, a range or a set of choices, and when a change may take effect.
+
+- RUN: takes effect at once (`ros2 param set` while the node runs).
+- CONFIGURE: read when the node is configured; a change is refused while the node is active (deactivate and clean
+  it up, set it, configure again).
+- READ_ONLY: set once, by the launch file or a parameter file (paths of models and files).
+A value outside its range or choices, or not a finite number, is refused with the reason, whatever the state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+RUN, CONFIGURE, READ_ONLY = "run", "configure", "read_only"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: bool | int | float | str | list
+    description: str
+    low: float | None = None        # inclusive range of a number
+    high: float | None = None
+    choices: tuple = ()
+    when: str = RUN
+
+    def descriptor(self) -> ParameterDescriptor:
+        d = ParameterDescriptor(description=self.description, read_only=self.when == READ_ONLY)
+        notes = []
+        if self.choices:
+            notes.append("one of " + ", ".join(map(str, self.choices)))
+        if self.when == CONFIGURE:
+            notes.append("takes effect at configure; refused while active")
+        d.additional_constraints = "; ".join(notes)
+        if self.low is not None and self.high is not None:
+            if isinstance(self.default, float):
+                d.floating_point_range = [FloatingPointRange(from_value=float(self.low), to_value=float(self.high))]
+            elif isinstance(self.default, int) and not isinstance(self.default, bool):
+                d.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
+        return d
+
+    def invalid(self, value) -> str | None:
+        """Why `value` can never be this parameter's value (type, range, choices), or None."""
+        if type(value) is not type(self.default):
+            return f"{self.name} must be a {type(self.default).__name__}, not {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{self.name} must be a finite number, not {value}"
+        if self.low is not None and isinstance(value, int | float) and not isinstance(value, bool) \
+                and not self.low <= value <= self.high:
+            return f"{self.name} out of range [{self.low:g}, {self.high:g}]: {value}"
+        if self.choices and value not in self.choices:
+            return f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}"
+        return None
+
+    def refused(self, value, active: bool) -> str | None:
+        """Why `value` cannot be set now (`ros2 param set`), or None."""
+        if self.when == READ_ONLY:
+            return f"{self.name} is read-only: set it in the launch file or a parameter file"
+        if self.when == CONFIGURE and active:
+            return f"{self.name} takes effect at configure: refused while the node is active"
+        return self.invalid(value)
