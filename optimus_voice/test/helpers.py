@@ -94,19 +94,10 @@ def dead_url() -> str:
 
 
 def up_status(probe) -> dict[str, dict[str, str]]:
-    """Each node's process as `optimus-voice up` reports it, and its lifecycle state as the lifecycle manager does:
-    {node: {"process": ..., "pid": ..., "restarts": ..., "state": ...}}."""
-    out: dict[str, dict[str, str]] = {}
-    for msg in probe.of(topics.DIAGNOSTICS):
-        for s in msg.status:
-            values = {kv.key: kv.value for kv in s.values}
-            if s.name.startswith("optimus_voice/up/"):
-                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
-                entry.update(process=values["state"], pid=values["pid"], restarts=values["restarts"])
-            elif s.name.startswith("optimus_voice/manager/"):
-                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
-                entry.update(state=values["state"], instance=values["instance"], manager_says=s.message)
-    return out
+    """Each node's process as `optimus-voice up` reports it, and its lifecycle state as the lifecycle manager does."""
+    from optimus_voice.tools.stack_watch import stack_status
+
+    return stack_status(probe.of(topics.DIAGNOSTICS))
 
 
 class Up:

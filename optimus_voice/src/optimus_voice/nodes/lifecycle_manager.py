@@ -31,6 +31,8 @@ from optimus_voice.nodes.params import READ_ONLY, Param
 TRANSITION_IDS = {"configure": Transition.TRANSITION_CONFIGURE, "activate": Transition.TRANSITION_ACTIVATE,
                   "deactivate": Transition.TRANSITION_DEACTIVATE, "cleanup": Transition.TRANSITION_CLEANUP}
 
+SETTLED_TICK_S = 1.0  # how often the manager looks once every node is as wanted (a crash shows within a heartbeat)
+
 PARAMS = (
     Param("node_names", list(graph.ACTIVATION_ORDER), "The managed nodes, in activation order (consumers first).",
           when=READ_ONLY),
@@ -63,7 +65,8 @@ class LifecycleManager(Node):
         self._futures: dict[str, object] = {}
         self._diag = self.create_publisher(DiagnosticArray, DIAGNOSTICS.name, qos.profile(DIAGNOSTICS))
         self.create_subscription(DiagnosticArray, DIAGNOSTICS.name, self._on_diagnostics, qos.profile(DIAGNOSTICS))
-        self.create_timer(self.param("tick_s"), self._tick, clock=STEADY)  # on sim time too, before any /clock
+        # On the steady clock: on sim time too, before any /clock. Quick while nodes come up, slow once all are.
+        self._ticker = self.create_timer(self.param("tick_s"), self._tick, clock=STEADY)
         self.create_timer(self.param("diagnostics_period"), self._report, clock=STEADY)
         self.create_service(Trigger, "~/pause_listening", self._pause)
         self.create_service(Trigger, "~/resume_listening", self._resume)
@@ -107,6 +110,10 @@ class LifecycleManager(Node):
             self._futures[name] = future
             future.add_done_callback(lambda f, n=name, t=transition: self._answered(n, t, f))
             self.get_logger().info(f"{name}: {transition}")
+        settled = self.bringup.all_up() and not self._futures
+        period_s = SETTLED_TICK_S if settled else self.param("tick_s")
+        if abs(self._ticker.timer_period_ns - period_s * 1e9) > 1:
+            self._ticker.timer_period_ns = int(period_s * 1e9)
 
     def _answered(self, name: str, transition: str, future) -> None:
         if self._futures.get(name) is future:

@@ -12,6 +12,22 @@ from optimus_voice.tools.background_node import BackgroundNode
 from std_msgs.msg import Header
 
 
+def stack_status(diagnostics: list) -> dict[str, dict[str, str]]:
+    """From /diagnostics messages, each node's process as `optimus-voice up` reports it and its lifecycle state as
+    the lifecycle manager does: {node: {"process", "pid", "restarts", "state", "instance", "manager_says"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for msg in diagnostics:
+        for s in msg.status:
+            values = {kv.key: kv.value for kv in s.values}
+            if s.name.startswith("optimus_voice/up/"):
+                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
+                entry.update(process=values["state"], pid=values["pid"], restarts=values["restarts"])
+            elif s.name.startswith("optimus_voice/manager/"):
+                entry = out.setdefault(s.name.rsplit("/", 1)[1], {})
+                entry.update(state=values["state"], instance=values["instance"], manager_says=s.message)
+    return out
+
+
 class StackWatch(BackgroundNode):
     def __init__(self, namespace: str = "", name: str = "optimus_voice_up") -> None:
         super().__init__(name)
