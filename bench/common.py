@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import os
-import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
+from optimus_voice.tools.machine import machine  # noqa: F401  (the benchmarks' machine())
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -24,16 +21,6 @@ def manifest(set_dir: Path) -> list[dict]:
     for row in rows:
         row["path"] = str(set_dir / row["file"])
     return rows
-
-
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "commit": commit.stdout.strip()}
 
 
 def pct(values: list[float], q: float) -> float | None:

@@ -20,6 +20,7 @@ from optimus_voice.audio_io import bags
 from optimus_voice.contract import topics
 from optimus_voice.contract.health import PROBLEMS_KEY
 from optimus_voice.tools import turn_timing
+from optimus_voice.tools.machine import machine
 
 LEAD_S = 10.0  # silence before the first clip: idle listening is measured over its middle
 SETTLE_S = 3.0  # the first seconds after activation (warm-up decodes) do not count as idle
@@ -104,7 +105,8 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
         recording.stop()
         probe.close()
     turns = turn_timing.turn_timings({t.name: probe.of(t) for t in watched})
-    result = {"clips": [str(c) for c in clips], "audio_s": round(info["seconds"], 1), "pause_s": pause_s,
+    result = {"machine": machine(), "clips": [str(c) for c in clips], "audio_s": round(info["seconds"], 1),
+              "pause_s": pause_s,
               "turns": turns, "answered_turns": sum(1 for t in turns if "first_audio" in t),
               "resources": resources, "work_dir": str(work), "session_bag": str(record),
               **turn_timing.summary(turns)}
