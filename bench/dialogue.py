@@ -43,7 +43,8 @@ def main() -> int:
     load_ms = (time.perf_counter() - t0) * 1000
 
     spec = yaml.safe_load(ns.paraphrases.read_text())
-    examples = {e.lower() for i in yaml.safe_load(ns.intents.read_text())["intents"].values() for e in i["examples"]}
+    config = yaml.safe_load(ns.intents.read_text())["intents"]
+    examples = {e.lower() for i in config.values() for e in i.get("examples", [])}
     cases = [(t, intent) for intent, texts in spec["intents"].items() for t in texts] + \
             [(t, "unknown") for t in spec["unknown"]]
     leaked = [t for t, _ in cases if t.lower() in examples]

@@ -5,7 +5,7 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "optimus_voice"
-NODES = ["capture", "asr", "emotion", "dialogue", "tts", "audio_out", "face"]
+NODES = ["capture", "asr", "emotion", "llm", "dialogue", "tts", "audio_out", "face"]
 EXECUTABLES = [f"{n}_node = {PACKAGE}.nodes.{n}_node:main" for n in NODES] + [
     f"lifecycle_manager = {PACKAGE}.nodes.lifecycle_manager:main",
     f"optimus-voice = {PACKAGE}.tools.cli.main:main"]

@@ -25,7 +25,10 @@ def test_reply_streams_as_speakable_sentences(chat_server):
     assert request["stream"] is True and request["model"] == "robot-llm"
     # The cap holds whatever the model says.
     capped = list(sentences(stream.deltas([{"role": "user", "content": "again"}]), max_words=12))
-    assert sum(len(p.split()) for p in capped) == 12
+    assert capped == [pieces[0]]  # the last whole sentence within 12 words: nothing is cut mid-sentence
+    # A reply the model left unfinished at its token limit loses its unfinished end.
+    assert list(sentences(iter(["It is nice. And then the", " model stops"]))) == ["It is nice."]
+    assert list(sentences(iter(["Sure"]))) == ["Sure"]  # unless that is all there is
 
 
 def test_unreachable_or_slow_endpoint_is_a_clear_error():

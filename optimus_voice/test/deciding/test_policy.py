@@ -1,5 +1,7 @@
 """The embedded reply policy: paraphrases, emotion, what was actually said, the fallback matcher."""
 
+from pathlib import Path
+
 import pytest
 
 
@@ -52,3 +54,28 @@ def test_policy_falls_back_to_words_without_the_embedding_model():
     words_policy = Policy(Path(__file__).parents[2] / "config" / "intents.yaml", use_embeddings=False)
     assert words_policy.matcher.backend == "words"
     assert words_policy.respond("what time is it now").intent == "time"
+
+
+def test_the_policy_remembers_the_users_name_and_what_they_said():
+    from optimus_voice.deciding.policy import Policy
+
+    policy = Policy(Path(__file__).parents[2] / "config" / "intents.yaml")
+    assert policy.respond("what's my name").text.startswith("You haven't told me your name")
+    assert policy.respond("what's your name").intent == "identity"  # about the robot, not the user
+    hello = policy.respond("Hi, my name is Anna.")
+    assert hello.intent == "introduce" and "Anna" in hello.text and policy.name == "Anna"
+    assert policy.respond("I'm tired today").intent != "introduce" or policy.name == "Anna"  # not a name
+    assert "Anna" in policy.respond("hello there").text
+    assert policy.respond("do you remember my name").text == "You're Anna."
+    policy.respond("what time is it")
+    assert policy.respond("what did I just ask").text == "You said: what time is it"
+    assert policy.respond("remind me to call Bob").intent == "unknown"  # not an introduction
+
+
+def test_adjustments_carry_how_much(policy):
+    louder = policy.respond("a lot louder please")
+    assert (louder.action, louder.amount) == ("volume_up", 2.0)
+    quietly = policy.respond("could you speak more quietly")
+    assert (quietly.intent, quietly.action) == ("softer", "volume_down")
+    level = policy.respond("set the volume to three")
+    assert (level.action, level.amount, level.text) == ("volume_set", 3.0, "Okay, volume 3.")

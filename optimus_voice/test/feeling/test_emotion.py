@@ -48,3 +48,19 @@ def test_missing_emotion_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelMissingError, match="does not exist"):
         AcousticEmotion(str(tmp_path / "nope.onnx"))
+
+
+def test_the_valence_shown_never_contradicts_the_label(data_dir):
+    """The demo once showed "disgust (valence +0.36)": VADER liked the word "like" in "What did he look like?"."""
+    from optimus_voice.feeling.acoustic import AcousticEmotion
+    from optimus_voice.feeling.emotions import CIRCUMPLEX
+    from optimus_voice.feeling.fusion import fuse
+    from optimus_voice.feeling.text_emotion import TextEmotion
+
+    voice = AcousticEmotion().estimate(load_audio(data_dir / "cv_what_did_he_look_like.wav"))
+    text = TextEmotion()
+    for said in ["What did he look like?", "I love this, it is wonderful", "This is disgusting and awful",
+                 "I like it", "Nobody cares about me"]:
+        for est in (text.estimate(said), fuse(voice, text.estimate(said), 0.8 * text.evidence(text.estimate(said)))):
+            label_side = CIRCUMPLEX[est.label][0]
+            assert est.valence * label_side >= 0 or abs(est.valence) < 0.2, (said, est.label, est.valence)

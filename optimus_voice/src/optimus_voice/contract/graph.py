@@ -8,6 +8,7 @@ lifecycle manager that brings the nodes up in ACTIVATION_ORDER. No rclpy or laun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from optimus_voice.contract import topics
@@ -24,6 +25,18 @@ class LaunchArg:
     choices: tuple[str, ...] = ()
 
 
+def llm_url(values: dict[str, str]) -> str:
+    """The dialogue's language-model endpoint for the `llm` argument: none, the local server, or the given URL."""
+    llm = values["llm"].strip()
+    if llm == "off":
+        return ""
+    if llm == "local":
+        return f"http://127.0.0.1:{int(values['llm_port'])}/v1"
+    if not llm.startswith(("http://", "https://")):
+        raise ValueError(f"launch argument llm must be off, local or an http(s) URL, not {llm!r}")
+    return llm
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     name: str                 # node name (also the config file's top-level key)
@@ -37,6 +50,8 @@ class NodeSpec:
     # (launch argument, values for which the node runs); None: always runs
     enabled_if: tuple[str, tuple[str, ...]] | None = None
     lifecycle: bool = True    # managed by the lifecycle manager
+    # parameters computed from several launch arguments
+    derived: Callable[[dict[str, str]], dict[str, object]] | None = None
 
 
 ARGS = (
@@ -58,6 +73,10 @@ ARGS = (
     LaunchArg("face_topic", topics.FACE.relative,
               "Topic of face actuator commands; remap onto the robot's face topic."),
     LaunchArg("face_frame", "head", "TF frame of the face (rviz markers are drawn in it)."),
+    LaunchArg("llm", "off", "Language-model replies for chat: 'off', 'local' (start the local llama.cpp server of the "
+              "graph on llm_model) or the URL of an OpenAI-compatible server (http://host:port/v1)."),
+    LaunchArg("llm_model", "", "GGUF model of the local server; empty: the packaged SmolLM2-135M-Instruct."),
+    LaunchArg("llm_port", "8080", "Port of the local language-model server.", int),
     LaunchArg("namespace", "", "Namespace of every node and topic of the stack (/diagnostics stays global)."),
     LaunchArg("use_sim_time", "false", "Stamp with the /clock of a replayed bag (ros2 bag play --clock).", bool),
     LaunchArg("config_dir", "", "Folder with the node parameter files; empty: the installed config/ of the package."),
@@ -71,7 +90,10 @@ NODES = (
                          "loop": "mic_loop"}, enabled_if=("mic_source", ("device", "file", "bag"))),
     NodeSpec("asr", "asr_node", "asr.yaml", "/audio/in -> voice activity, transcripts, each turn's audio"),
     NodeSpec("emotion", "emotion_node", "emotion.yaml", "turn audio + transcripts -> the user's emotion per turn"),
-    NodeSpec("dialogue", "dialogue_node", "dialogue.yaml", "turn-taking and the reply policy -> speech requests"),
+    NodeSpec("llm", "llm_node", "llm.yaml", "the local language-model server (llama.cpp) the dialogue asks",
+             param_args={"model_path": "llm_model", "port": "llm_port"}, enabled_if=("llm", ("local",))),
+    NodeSpec("dialogue", "dialogue_node", "dialogue.yaml", "turn-taking and the reply policy -> speech requests",
+             derived=lambda values: {"llm_url": url} if (url := llm_url(values)) else {}),
     NodeSpec("tts", "tts_node", "tts.yaml", "speech requests -> expressive speech audio and speech progress",
              remap_args={topics.AUDIO_OUT.name: "audio_out_topic", topics.PLAYBACK.name: "playback_topic"}),
     NodeSpec("audio_out", "audio_out_node", "audio_out.yaml", "speech audio -> speaker (PortAudio or WAV)",
@@ -86,17 +108,22 @@ BY_NAME = {n.name: n for n in (*NODES, MANAGER)}
 
 # Consumers first, the microphone last: no audio of the first turn is published before the recognizer listens, and
 # no transcript before the dialogue and the voice are there to answer it. Deactivation goes the other way.
-ACTIVATION_ORDER = ("face", "audio_out", "tts", "dialogue", "emotion", "asr", "capture")
+ACTIVATION_ORDER = ("face", "audio_out", "tts", "llm", "dialogue", "emotion", "asr", "capture")
 MICROPHONE, RECOGNIZER = "capture", "asr"
 
 
-def coerce(arg: str, value: str) -> bool | str:
+def coerce(arg: str, value: str) -> bool | int | str:
     """A launch-argument string as the typed parameter value it sets."""
     spec = next(a for a in ARGS if a.name == arg)
     if spec.type is bool:
         if value.strip().lower() not in ("true", "false"):
             raise ValueError(f"launch argument {arg} must be true or false, not {value!r}")
         return value.strip().lower() == "true"
+    if spec.type is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"launch argument {arg} must be a whole number, not {value!r}") from None
     if spec.choices and value not in spec.choices:
         raise ValueError(f"launch argument {arg} must be one of {', '.join(spec.choices)}, not {value!r}")
     return value
@@ -117,6 +144,8 @@ def resolve(spec: NodeSpec, args: dict[str, str]) -> tuple[dict[str, str], dict[
     remaps = {relative[topic]: values[arg] for topic, arg in spec.remap_args.items()
               if values[arg] != relative[topic]}
     params: dict[str, object] = {p: coerce(arg, values[arg]) for p, arg in spec.param_args.items()}
+    if spec.derived is not None:
+        params.update(spec.derived(values))
     params["use_sim_time"] = coerce("use_sim_time", values["use_sim_time"])
     if spec is MANAGER:
         params["node_names"] = managed_nodes(args)

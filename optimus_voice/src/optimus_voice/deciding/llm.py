@@ -7,11 +7,14 @@ what the robot actually said (the words played, from speech progress), not what 
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import re
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,47 +30,93 @@ class LlmError(RuntimeError):
     """The endpoint could not be reached, timed out, or answered something that is not a chat stream."""
 
 
+class LlmCancelled(Exception):
+    """The reply was cancelled (a barge-in, a newer turn): not a failure."""
+
+
 @dataclass
 class LlmConfig:
     url: str                 # base URL, e.g. http://localhost:8080/v1
     model: str = ""
     timeout_s: float = 1.5   # to connect, and between two pieces of the stream (the first included)
     max_tokens: int = 120
+    deadline_s: float = 10.0  # for the whole reply
 
 
 class ChatStream:
-    """Streams a chat completion's text deltas from an OpenAI-compatible `/chat/completions` endpoint."""
+    """Streams one chat completion's text deltas from an OpenAI-compatible `/chat/completions` endpoint; `abort()`
+    from another thread closes it at once (the server stops generating when it notices)."""
 
     def __init__(self, config: LlmConfig) -> None:
         self.config = config
+        self.timings: dict = {}  # llama.cpp's last "timings": prompt_n, predicted_per_second, ...
+        self._lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._aborted = False
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            connection = self._connection
+        if connection is not None and connection.sock is not None:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading thread now
 
     def deltas(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        url = urllib.parse.urlsplit(self.config.url.rstrip("/") + "/chat/completions")
         body = json.dumps({"model": self.config.model, "messages": messages, "stream": True,
-                           "max_tokens": self.config.max_tokens}).encode()
-        request = urllib.request.Request(self.config.url.rstrip("/") + "/chat/completions", data=body,
-                                         headers={"Content-Type": "application/json"})
+                           "max_tokens": self.config.max_tokens, "cache_prompt": True}).encode()
+        kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        connection = kind(url.hostname, url.port, timeout=self.config.timeout_s)
+        deadline = time.monotonic() + self.config.deadline_s
+        with self._lock:
+            if self._aborted:
+                raise LlmCancelled
+            self._connection = connection
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
-                for raw in response:
-                    line = raw.decode("utf-8", "replace").strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    try:
-                        delta = json.loads(data)["choices"][0].get("delta", {}).get("content") or ""
-                    except (ValueError, KeyError, IndexError, TypeError) as exc:
-                        raise LlmError(f"not a chat completion chunk: {data[:80]!r}") from exc
-                    if delta:
-                        yield delta
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise LlmError(f"{self.config.url}: {getattr(exc, 'reason', exc)}") from exc
+            connection.request("POST", url.path, body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            if response.status != 200:
+                raise LlmError(f"{self.config.url}: HTTP {response.status} {response.reason}")
+            for raw in response:
+                if time.monotonic() > deadline:
+                    raise LlmError(f"{self.config.url}: the reply took longer than {self.config.deadline_s:g} s")
+                delta = self._delta(raw.decode("utf-8", "replace").strip())
+                if delta is None:
+                    return
+                if delta:
+                    yield delta
+        except (OSError, http.client.HTTPException) as exc:
+            if self._aborted:
+                raise LlmCancelled from exc
+            raise LlmError(f"{self.config.url}: {exc}") from exc
+        finally:
+            with self._lock:
+                self._connection = None
+            connection.close()
+        if self._aborted:
+            raise LlmCancelled
+
+    def _delta(self, line: str) -> str | None:
+        """The text of one server-sent line ("" for none), or None at the end of the stream."""
+        if not line.startswith("data:"):
+            return ""
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            chunk = json.loads(data)
+            self.timings = chunk.get("timings", self.timings)
+            choices = chunk["choices"]
+            return (choices[0].get("delta", {}).get("content") or "") if choices else ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise LlmError(f"not a chat completion chunk: {data[:80]!r}") from exc
 
 
 def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60) -> Iterator[str]:
-    """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words`. Stops after
-    `max_words` in all (the reply cap)."""
+    """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words`. The reply stops
+    at the last whole piece within `max_words` (the first is cut there if it alone is longer), and a piece the
+    model left unfinished at its token limit (no end punctuation) is not spoken unless nothing else was."""
     buffer, said = "", 0
     for delta in deltas:
         buffer += delta
@@ -77,14 +126,20 @@ def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60) ->
             if cut is None:
                 break
             piece, buffer = buffer[:cut].strip(), buffer[cut:]
-            if piece:
-                words = piece.split()[:max_words - said]
-                said += len(words)
-                yield " ".join(words)
-                if said >= max_words:
-                    return
-    if buffer.strip():
-        yield " ".join(buffer.split()[:max_words - said])
+            if not piece:
+                continue
+            words = piece.split()
+            if said and said + len(words) > max_words:
+                return
+            said += len(words[:max_words])
+            yield " ".join(words[:max_words])
+            if said >= max_words:
+                return
+    tail = buffer.split()
+    if tail and not said:
+        yield " ".join(tail[:max_words])
+    elif tail and buffer.rstrip()[-1] in ".!?" and said + len(tail) <= max_words:
+        yield " ".join(tail)
 
 
 class Conversation:
@@ -111,55 +166,87 @@ class Conversation:
 
 @dataclass
 class LlmEvent:
-    """What the worker hands back: a sentence to say, a failure, or the end of a reply."""
+    """What the worker hands back: a sentence to say, a failure, the end of a reply, or a cancelled one."""
 
     turn_id: int
-    kind: str              # "sentence", "failed" or "done"
+    kind: str              # "sentence", "failed", "done" or "cancelled"
     text: str = ""         # the sentence, or the error
-    first_ms: float = 0.0  # for the first sentence: ms from the request to it
+    ms: float = 0.0        # first sentence: ms from the request to it; cancelled: ms from cancel() to the end
+    timings: dict | None = None  # done: the server's timings (tokens per second, prompt tokens), when it sends them
 
 
 class LlmWorker:
     """Streams the model's replies one at a time on a thread of its own and hands each sentence to `deliver`
-    (which must pass it on to the dialogue's thread). A reply can be cancelled; a newer one cancels it too."""
+    (which must pass it on to the dialogue's thread). `cancel(turn)` ends that turn's reply at once, closing its
+    stream; a newer turn's reply cancels the one running."""
 
-    def __init__(self, stream: ChatStream, deliver: Callable[[LlmEvent], None], max_words: int = 60) -> None:
-        self.stream = stream
+    def __init__(self, config: LlmConfig, deliver: Callable[[LlmEvent], None], max_words: int = 60) -> None:
+        self.config = config
         self.deliver = deliver
         self.max_words = max_words
-        self._cancelled: set[int] = set()
+        self._lock = threading.Lock()
+        self._cancelled: dict[int, float] = {}  # turn -> when it was cancelled (monotonic)
+        self._current: tuple[int, ChatStream] | None = None
         self._latest = 0
         self._worker: Worker[tuple[int, list[dict[str, str]]]] = Worker("llm", self._reply, self._failed)
 
     def submit(self, turn_id: int, messages: list[dict[str, str]]) -> None:
-        self._latest = max(self._latest, turn_id)
+        with self._lock:
+            self._latest = max(self._latest, turn_id)
+            current = self._current
+        if current is not None and current[0] < turn_id:
+            self.cancel(current[0])
         self._worker.put((turn_id, messages))
 
     def cancel(self, turn_id: int) -> None:
-        self._cancelled.add(turn_id)
+        with self._lock:
+            self._cancelled.setdefault(turn_id, time.monotonic())
+            current = self._current
+        if current is not None and current[0] == turn_id:
+            current[1].abort()
 
     def _wanted(self, turn_id: int) -> bool:
-        return turn_id not in self._cancelled and turn_id >= self._latest
+        with self._lock:
+            return turn_id not in self._cancelled and turn_id >= self._latest
 
     def _reply(self, job: tuple[int, list[dict[str, str]]]) -> None:
         turn_id, messages = job
+        if not self._wanted(turn_id):
+            return
+        stream = ChatStream(self.config)
+        with self._lock:
+            self._current = (turn_id, stream)
         t0 = time.perf_counter()
         said = 0
         try:
-            for piece in sentences(self.stream.deltas(messages), max_words=self.max_words):
+            for piece in sentences(stream.deltas(messages), max_words=self.max_words):
                 if not self._wanted(turn_id):
-                    return
+                    stream.abort()
+                    raise LlmCancelled
                 self.deliver(LlmEvent(turn_id, "sentence", piece, (time.perf_counter() - t0) * 1000 if not said
                                       else 0.0))
                 said += 1
+        except LlmCancelled:
+            with self._lock:
+                since = self._cancelled.get(turn_id, time.monotonic())
+            self.deliver(LlmEvent(turn_id, "cancelled", ms=(time.monotonic() - since) * 1000))
+            return
         except LlmError as exc:
             self.deliver(LlmEvent(turn_id, "failed", str(exc)))
             return
-        self.deliver(LlmEvent(turn_id, "done"))
+        finally:
+            with self._lock:
+                self._current = None
+                for old in [t for t in self._cancelled if t < turn_id - 600_000]:  # ten minutes of turns
+                    del self._cancelled[old]
+        self.deliver(LlmEvent(turn_id, "done", timings=stream.timings or None))
 
     def _failed(self, exc: Exception) -> None:
         self.deliver(LlmEvent(self._latest, "failed", f"{type(exc).__name__}: {exc}"))
 
     def stop(self) -> None:
-        self._cancelled.add(self._latest)
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current[1].abort()
         self._worker.stop(timeout_s=5.0)

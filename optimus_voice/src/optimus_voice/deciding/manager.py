@@ -202,7 +202,9 @@ class DialogueManager:
             self.health.count("llm_stale_dropped")
             return [CancelLlm(turn_id)]
         reply.said += 1
-        return self._act(turn_id, dataclasses.replace(reply.fallback, text=text, intent="llm", action=""))
+        expression = reply.fallback.expression if reply.fallback.emotion != "neutral" else "attentive"
+        return self._act(turn_id, dataclasses.replace(reply.fallback, text=text, intent="llm", action="",
+                                                      expression=expression))
 
     def llm_failed(self, turn_id: int, error: str) -> list[Out]:
         """The model failed: before its first sentence, the embedded reply is spoken instead."""
@@ -235,14 +237,14 @@ class DialogueManager:
         out: list[Out] = []
         if reply.action == "stop":
             out.append(Stop(self.turns.speaking_turn))
-        elif reply.action == "volume_up":
-            self.volume = min(VOLUME_RANGE[1], self.volume * VOLUME_STEP)
-        elif reply.action == "volume_down":
-            self.volume = max(VOLUME_RANGE[0], self.volume / VOLUME_STEP)
-        elif reply.action == "rate_up":
-            self.rate = min(RATE_RANGE[1], self.rate * RATE_STEP)
-        elif reply.action == "rate_down":
-            self.rate = max(RATE_RANGE[0], self.rate / RATE_STEP)
+        elif reply.action in ("volume_up", "volume_down"):
+            steps = reply.amount if reply.action == "volume_up" else -reply.amount
+            self.volume = min(max(self.volume * VOLUME_STEP ** steps, VOLUME_RANGE[0]), VOLUME_RANGE[1])
+        elif reply.action == "volume_set":  # level 0-10, 5 the voice's own loudness
+            self.volume = min(max(reply.amount / 5, VOLUME_RANGE[0]), VOLUME_RANGE[1])
+        elif reply.action in ("rate_up", "rate_down"):
+            steps = reply.amount if reply.action == "rate_up" else -reply.amount
+            self.rate = min(max(self.rate * RATE_STEP ** steps, RATE_RANGE[0]), RATE_RANGE[1])
         out.append(Say(turn_id, reply.text, reply.expression, reply.style, self.rate, self.volume, reply.intent))
         self.health.count(f"intent_{reply.intent}")
         return out
@@ -251,4 +253,7 @@ class DialogueManager:
         if not self.config.barge_in:
             return []
         self.health.count(f"barge_ins_{why}")
-        return [Stop(speaking_turn)]
+        out: list[Out] = [Stop(speaking_turn)]
+        if self._llm.pop(speaking_turn, None) is not None:  # the model may still be writing that reply: stop it
+            out.append(CancelLlm(speaking_turn))
+        return out

@@ -2,8 +2,10 @@
 
 Intents are matched by sentence embeddings (all-MiniLM-L6-v2) against the example phrasings in
 config/intents.yaml; the user's emotion and mood choose the reply variant and the robot's expression and speaking
-style. Actions are a fixed whitelist: nothing the user says can trigger anything else. Turn-taking lives in
-turn_taking.py.
+style. Beyond fixed replies: the user's name once they give it ("I'm Anna", used in later replies), what they said
+before ("what did I just ask?"), and how much an adjustment should be ("a lot louder", "volume to five";
+adjustments.py). Actions are a fixed whitelist: nothing the user says can trigger anything else. Turn-taking lives
+in turn_taking.py.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from optimus_voice.common.words import cap
+from optimus_voice.common.words import cap, words
+from optimus_voice.deciding import adjustments
+from optimus_voice.deciding.adjustments import FAMILY
 from optimus_voice.deciding.intents import UNKNOWN, EmbeddingMatcher, WordMatcher
 
-ACTIONS = ("stop", "volume_up", "volume_down", "rate_up", "rate_down")
+ACTIONS = ("stop", "volume_up", "volume_down", "volume_set", "rate_up", "rate_down")
 MAX_REPLY_CHARS = 300
-MOOD_THRESHOLD = 0.35   # a neutral turn of a user whose mood is this far from 0 is answered by the mood
+MOOD_THRESHOLD = 0.35
+HEARD_KEPT = 6   # a neutral turn of a user whose mood is this far from 0 is answered by the mood
 
 # Emotion of the user -> (expression, speaking style) of the robot's reply: comfort, calm, share joy.
 EMPATHY = {
@@ -42,6 +49,20 @@ class Reply:
     action: str = ""
     decide_ms: float = 0.0
     emotion: str = "neutral"   # the emotion the reply answers (the turn's, or the mood's)
+    amount: float = 1.0        # of the action: steps (0.5 a bit, 2 a lot), or the level of volume_set
+
+
+# "My name is Anna", "call me Sam", "I'm Tom": a capitalised word after the introduction (the recognizer writes
+# names with a capital), not one of the words people say after "I'm".
+_INTRODUCTION = re.compile(r"\b(?i:my name is|my name's|call me|i'm|i am|this is|it's)\b")
+_NAME = re.compile(r"\b(?i:my name is|my name's|call me|i'm|i am|this is|it's)\s+([A-Z][a-z'-]+)")
+NOT_NAMES = {"Fine", "Good", "Okay", "Ok", "Tired", "Sorry", "Here", "Back", "Not", "So", "Very", "Just", "Sad",
+             "Happy", "Great", "Done", "Ready", "Optimus", "The", "A", "An", "Me", "Your", "My", "I"}
+
+
+def name_in(text: str) -> str | None:
+    """The name the user gives in `text`, if any."""
+    return next((m.group(1) for m in _NAME.finditer(text) if m.group(1) not in NOT_NAMES), None)
 
 
 class Policy:
@@ -57,12 +78,14 @@ class Policy:
             action = intent.get("action", "")
             if action and action not in ACTIONS:
                 raise ValueError(f"intent {name}: action {action!r} is not in the whitelist {ACTIONS}")
-        examples = {name: list(i["examples"]) for name, i in self.intents.items()}
+        examples = {name: list(i.get("examples", [])) for name, i in self.intents.items()}
         if self.unknown.get("examples"):
             examples[UNKNOWN] = list(self.unknown["examples"])
         self.matcher = self._matcher(examples, threshold, embedder, use_embeddings)
         self._cycles: dict[tuple[str, str], itertools.cycle] = {}
         self.last_spoken = ""   # what the robot actually said last (from speech progress), for "repeat that"
+        self.name = ""          # the user's name, once they said it
+        self.heard: deque[str] = deque(maxlen=HEARD_KEPT)  # what the user said, for "what did I just ask?"
 
     @staticmethod
     def _matcher(examples, threshold, embedder, use_embeddings):
@@ -86,17 +109,48 @@ class Policy:
                 now: dt.datetime | None = None) -> Reply:
         t0 = time.perf_counter()
         match = self.matcher.match(text)
-        spec = self.intents.get(match.intent, self.unknown)
+        intent, amount = match.intent, 1.0
+        # The words say which family when they clearly can ("stop yelling" is about the volume, not stopping; "you
+        # talk so softly" about the volume, not the rate), and which way and how much.
+        family = adjustments.family_in(text) or FAMILY.get(intent)
+        if family and (adjustment := adjustments.read(text, family)) is not None:
+            intent, amount = adjustment.intent, adjustment.amount
+        intent = self._who(intent, text)
+        if intent == "introduce" and (name := name_in(text)):
+            self.name = name
+        elif intent == "introduce":  # an introduction whose name the robot could not make out, or none at all
+            intent = "ask_name" if _INTRODUCTION.search(text) else UNKNOWN
+        elif intent == "my_name" and not self.name:
+            intent = "no_name"
+        spec = self.intents.get(intent, self.unknown)
         if emotion == "neutral" and abs(mood) >= MOOD_THRESHOLD:
             emotion = "sad" if mood < 0 else "happy"
         variants = spec.get("by_emotion", {}).get(emotion)
-        template = self._next(match.intent, emotion if variants else "", variants or spec["replies"])
+        key = emotion if variants else ""
+        replies = variants or spec["replies"]
+        if self.name and spec.get("replies_named"):
+            key, replies = f"{key}:named", spec["replies_named"]
+        template = self._next(intent, key, replies)
         now = now or dt.datetime.now()
         reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
-                                    last_reply=self.last_spoken or "nothing yet"), MAX_REPLY_CHARS)
+                                    last_reply=self.last_spoken or "nothing yet", name=self.name or "friend",
+                                    last_user=self.heard[-1] if self.heard else "nothing yet", level=f"{amount:g}"),
+                    MAX_REPLY_CHARS)
+        self.heard.append(text.strip())
         expression, style = EMPATHY.get(emotion, (spec.get("expression", "neutral"), "neutral"))
-        return Reply(reply, match.intent, match.confidence, expression, style, spec.get("action", ""),
-                     (time.perf_counter() - t0) * 1000, emotion)
+        return Reply(reply, intent, match.confidence, expression, style, spec.get("action", ""),
+                     (time.perf_counter() - t0) * 1000, emotion, amount)
+
+    @staticmethod
+    def _who(intent: str, text: str) -> str:
+        """Questions about the user and about the robot sound alike to embeddings ("what's my name" / "what's your
+        name", "what did I say" / "what did you say"): the pronouns decide."""
+        about_me = bool({"i", "my", "me", "i'm"} & set(words(text)))
+        if intent == "my_name" and not about_me:
+            return "identity"
+        if intent == "recall" and not about_me:
+            return "repeat"
+        return intent
 
     def spoken(self, text: str) -> None:
         """Record what the robot actually said (the played words, not the planned reply)."""

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 from optimus_voice.common.words import words
-from optimus_voice.feeling.emotions import CIRCUMPLEX, LABELS, EmotionEstimate
+from optimus_voice.feeling.emotions import LABELS, EmotionEstimate, estimate_from_scores
 
 CUES = {
     "happy": "happy glad great wonderful awesome love lovely amazing fantastic excellent yay joy excited fun nice "
@@ -54,7 +54,4 @@ class TextEmotion:
             logits["surprised"] += 0.3
         exp = np.exp(np.array([logits[label] for label in LABELS]) * 1.5)
         probs = exp / exp.sum()
-        scores = {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
-        label = max(scores, key=scores.get)
-        arousal = float(sum(scores[k] * CIRCUMPLEX[k][1] for k in LABELS))
-        return EmotionEstimate(label, scores, valence, arousal, (time.perf_counter() - t0) * 1000)
+        return estimate_from_scores(probs, t0)  # valence from the scores: it agrees with the label

@@ -9,7 +9,7 @@ import time
 
 from optimus_voice.contract import topics
 from optimus_voice.contract.states import State
-from optimus_voice.deciding.llm import ChatStream, LlmConfig, LlmEvent, LlmWorker
+from optimus_voice.deciding.llm import LlmConfig, LlmEvent, LlmWorker
 from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop
 from optimus_voice.deciding.policy import Policy
 from optimus_voice.nodes.base import VoiceNode, run
@@ -47,6 +47,8 @@ class DialogueNode(VoiceNode):
         Param("llm_intents", ["unknown", "small_talk"],
               "Intents whose replies come from the language model; commands always stay embedded."),
         Param("llm_max_words", 60, "Cap on the words of a language-model reply.", 1, 500, when=CONFIGURE),
+        Param("llm_deadline_s", 10.0, "Longest a language-model reply may stream, in all.", 1.0, 120.0,
+              when=CONFIGURE),
         Param("echo_overlap", 0.6,
               "Share of heard words found in the robot's own reply above which they count as its echo.", 0.0, 1.0),
     )
@@ -75,10 +77,11 @@ class DialogueNode(VoiceNode):
             self.health.problem("model_errors", "MiniLM embeddings unavailable: matching intents by words")
         self.manager = DialogueManager(policy, self._config(), self.health)
         if self.param("llm_url"):
-            stream = ChatStream(LlmConfig(self.param("llm_url"), self.param("llm_model"), self.param("llm_timeout_s")))
+            config = LlmConfig(self.param("llm_url"), self.param("llm_model"), self.param("llm_timeout_s"),
+                               deadline_s=self.param("llm_deadline_s"))
             # The model's sentences come back on the executor's thread: the dialogue is only touched from there.
             self._llm_wake = self.create_guard_condition(self._take_llm_events)
-            self.llm = LlmWorker(stream, self._llm_event, self.param("llm_max_words"))
+            self.llm = LlmWorker(config, self._llm_event, self.param("llm_max_words"))
             self.health.set_value("llm", self.param("llm_url"))
         self.request_pub = self.publisher(topics.SPEECH_REQUEST)
         self.state_pub = self.publisher(topics.DIALOGUE_STATE)
@@ -159,15 +162,29 @@ class DialogueNode(VoiceNode):
         while self._llm_events and self.manager is not None:
             event = self._llm_events.popleft()
             if event.kind == "sentence":
-                if event.first_ms:
-                    self.health.timing("llm_first_sentence", event.first_ms)
+                if event.ms:
+                    self.health.timing("llm_first_sentence", event.ms)
                 out = self.manager.llm_sentence(event.turn_id, event.text)
             elif event.kind == "failed":
                 self.get_logger().warn(f"language model failed: {event.text}", throttle_duration_sec=10.0)
                 out = self.manager.llm_failed(event.turn_id, event.text)
+            elif event.kind == "cancelled":
+                self.health.timing("llm_abort", event.ms)  # from the cancel to the stream closed
+                out = []
             else:
+                self._llm_timings(event.timings or {})
                 out = self.manager.llm_done(event.turn_id)
             self._handle(out)
+
+    def _llm_timings(self, timings: dict) -> None:
+        """The server's own account of a reply (llama.cpp sends it): generation speed, and how many prompt tokens
+        it had to process (the rest came from its prompt cache)."""
+        if "predicted_per_second" in timings:
+            self.health.set_value("llm_tokens_per_s", round(float(timings["predicted_per_second"]), 1))
+        if "prompt_n" in timings:
+            self.health.set_value("llm_prompt_tokens_last", int(timings["prompt_n"]))
+            self.health.set_value("llm_cached_tokens_last", int(timings.get("cache_n", 0)))
+        self.health.count("llm_replies")
 
     # -- outputs ---------------------------------------------------------------------------------------------
     def _handle(self, out: list[Out]) -> None:
