@@ -6,17 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 
 from optimus_voice.feeling.emotions import LABELS
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Chat:
@@ -33,7 +26,7 @@ class Chat:
         if ns.llm == "local":
             from optimus_voice.deciding.llm_server import LocalLlmServer, ServerConfig
 
-            self.server = LocalLlmServer(ServerConfig(ns.llm_model, port=_free_port()))
+            self.server = LocalLlmServer(ServerConfig(ns.llm_model, port=0))
             url = self.server.url
         self.llm = LlmConfig(url, timeout_s=ns.llm_timeout) if url else None
         self.llm_intents = ("unknown", "small_talk")
