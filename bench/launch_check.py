@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--kill", nargs="*", default=["asr", "face"], help="nodes to SIGKILL one after the other")
     ns = parser.parse_args()
 
-    names = [n.name for n in graph.NODES]
+    names = graph.managed_nodes({"mic_source": "file"})  # llm:=off: no language-model server
     probe = TopicProbe((topics.TRANSCRIPT, topics.SPEECH_REQUEST, topics.DIAGNOSTICS),
                        namespace=f"/{ns.namespace}" if ns.namespace else "")
     log_path = Path(tempfile.mkdtemp(prefix="optimus_voice_launch_")) / "launch.log"
