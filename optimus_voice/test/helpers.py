@@ -54,7 +54,7 @@ class FakeChatServer:
     """A stand-in for the language-model server the robot provides (llama.cpp, vLLM): an OpenAI-compatible
     /v1/chat/completions on loopback that streams a scripted answer a few characters at a time."""
 
-    def __init__(self, answer: str = ANSWER, first_delay_s: float = 0.0) -> None:
+    def __init__(self, answer: str = ANSWER, first_delay_s: float = 0.0, chunk_delay_s: float = 0.0) -> None:
         self.requests: list[dict] = []
         server = self
 
@@ -71,6 +71,7 @@ class FakeChatServer:
                         chunk = {"choices": [{"index": 0, "delta": {"content": answer[i:i + 7]}}]}
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                         self.wfile.flush()
+                        time.sleep(chunk_delay_s)
                     self.wfile.write(b"data: [DONE]\n\n")
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client stopped reading (an interrupted or timed-out reply): expected

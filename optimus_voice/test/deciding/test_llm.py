@@ -3,6 +3,8 @@
 The chat endpoint is a stand-in for a service the robot provides (a llama.cpp or vLLM server): helpers.FakeChatServer.
 """
 
+import time
+
 import pytest
 from helpers import ANSWER, FakeChatServer, dead_url
 from optimus_voice.deciding.llm import ChatStream, Conversation, LlmConfig, LlmError, sentences
@@ -18,14 +20,14 @@ def chat_server():
 def test_reply_streams_as_speakable_sentences(chat_server):
     stream = ChatStream(LlmConfig(chat_server.url, "robot-llm"))
     pieces = list(sentences(stream.deltas([{"role": "user", "content": "tell me about jazz"}])))
-    assert pieces[0] == "Jazz is music built on improvisation, swing and the blues."
+    assert pieces[:2] == ["Jazz is music built on improvisation,", "swing and the blues."]  # a short first piece
     assert pieces[-1] == "Do you play an instrument?"
     assert " ".join(pieces) == ANSWER
     request = chat_server.requests[0]
     assert request["stream"] is True and request["model"] == "robot-llm"
     # The cap holds whatever the model says.
     capped = list(sentences(stream.deltas([{"role": "user", "content": "again"}]), max_words=12))
-    assert capped == [pieces[0]]  # the last whole sentence within 12 words: nothing is cut mid-sentence
+    assert capped == pieces[:2]  # the last whole piece within 12 words: nothing is cut mid-sentence
     # A reply the model left unfinished at its token limit loses its unfinished end.
     assert list(sentences(iter(["It is nice. And then the", " model stops"]))) == ["It is nice."]
     assert list(sentences(iter(["Sure"]))) == ["Sure"]  # unless that is all there is
@@ -51,4 +53,46 @@ def test_context_keeps_only_what_was_said():
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[2]["content"] == "Jazz is music built on improvisation,"
     assert messages[4]["content"] == "Rock grew out of rhythm and blues. It is louder."
-    assert "happy" in messages[0]["content"]
+    # How the user sounds goes with their turn, so the start shared by every request (the server's prompt cache)
+    # stays the same whatever the emotion.
+    assert "happy" in messages[-1]["content"] and messages[:-1] == talk.history()
+    assert talk.messages("thanks", "sad")[:-1] == talk.history()
+
+
+def test_a_cancelled_reply_stops_streaming_at_once():
+    """A barge-in or a newer turn cancels the model's reply: its stream is closed, no further sentence is handed
+    back, and the worker says it was cancelled (the time from cancel() to the closed stream goes to /diagnostics)."""
+    import threading
+
+    from optimus_voice.deciding.llm import LlmWorker
+
+    slow = FakeChatServer(chunk_delay_s=0.05)  # the whole answer takes about 1.3 s to stream
+    events, first = [], threading.Event()
+
+    def deliver(event):
+        events.append(event)
+        first.set()
+
+    worker = LlmWorker(LlmConfig(slow.url, timeout_s=5.0), deliver)
+    try:
+        worker.submit(7, [{"role": "user", "content": "tell me about jazz"}])
+        assert first.wait(10) and events[0].kind == "sentence"
+        worker.cancel(7)
+        deadline = time.monotonic() + 5
+        while not any(e.kind == "cancelled" for e in events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        kinds = [e.kind for e in events]
+        assert kinds[-1] == "cancelled" and kinds.count("sentence") < 3 and "done" not in kinds, kinds
+        # A newer turn's reply cancels the one still running, and is answered.
+        events.clear()
+        worker.submit(8, [{"role": "user", "content": "again"}])
+        time.sleep(0.2)
+        worker.submit(9, [{"role": "user", "content": "and again"}])
+        deadline = time.monotonic() + 10
+        while not any(e.kind == "done" for e in events) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [e.kind for e in events if e.job_id == 8][-1] == "cancelled"
+        assert [e.kind for e in events if e.job_id == 9][-1] == "done"
+    finally:
+        worker.stop()
+        slow.close()

@@ -99,18 +99,61 @@ def test_the_language_model_answers_chat_and_the_embedded_reply_stands_in_when_i
     (job,) = answer(dialogue, 1, "what do you think about jazz music")
     assert isinstance(job, LlmJob)
     assert job.messages[-1] == {"role": "user", "content": "what do you think about jazz music"}
-    first = said(dialogue.llm_sentence(1, "Jazz is great."))[0]
+    first = said(dialogue.llm_sentence(job.job_id, "Jazz is great."))[0]
     assert (first.text, first.intent) == ("Jazz is great.", "llm")
-    assert dialogue.llm_done(1) == []
+    assert dialogue.llm_done(job.job_id) == []
     # Commands never go to the model.
     assert said(answer(dialogue, 2, "please speak louder", t=5))[0].intent == "louder"
     # A failure before the first sentence: the embedded clarification is said instead, and counted.
     (job,) = answer(dialogue, 3, "tell me about opera", t=10)
-    (fallback,) = said(dialogue.llm_failed(3, "connection refused"))
+    (fallback,) = said(dialogue.llm_failed(job.job_id, "connection refused"))
     assert fallback.intent == "unknown" and dialogue.health.counters["llm_fallbacks"] == 1
     # A reply for a turn the user already went on from is cancelled, never said.
     (job,) = answer(dialogue, 4, "tell me about rock music", t=20)
     dialogue.voice_activity(5, True, False, 21.0)
-    assert CancelLlm(4) in dialogue.transcript(5, "actually never mind", final=True, now_s=22.0)
-    assert dialogue.llm_sentence(4, "Rock is loud.") == []
+    assert CancelLlm(job.job_id) in dialogue.transcript(5, "actually never mind", final=True, now_s=22.0)
+    assert dialogue.llm_sentence(job.job_id, "Rock is loud.") == []
     assert dialogue.health.counters["llm_stale_dropped"] == 1
+
+
+def test_the_models_reply_is_prepared_at_the_first_pause_and_spoken_once_the_turn_is_over(dialogue):
+    dialogue.configure(DialogueConfig(emotion_wait_s=0.0, llm=True))
+    dialogue.voice_activity(1, True, False, 0.0)
+    dialogue.voice_activity(1, False, False, 1.0, paused=True)
+    (job,) = dialogue.transcript(1, "tell me about jazz", final=False, now_s=1.1)  # the speculative final
+    assert isinstance(job, LlmJob) and dialogue.health.counters["llm_prepared"] == 1
+    assert dialogue.llm_sentence(job.job_id, "Jazz swings.") == []  # held: the user may go on
+    dialogue.voice_activity(1, False, True, 1.3)
+    out = dialogue.transcript(1, "tell me about jazz", final=True, now_s=1.4)
+    assert [s.text for s in said(out)] == ["Jazz swings."]  # spoken the moment the turn is over
+    assert [s.text for s in said(dialogue.llm_sentence(job.job_id, "It is old."))] == ["It is old."]
+    # The user went on after the pause: the prepared reply is dropped and the whole turn asked for.
+    dialogue.voice_activity(2, True, False, 5.0)
+    dialogue.voice_activity(2, False, False, 6.0, paused=True)
+    (early,) = dialogue.transcript(2, "what do you think of", final=False, now_s=6.1)
+    assert dialogue.llm_sentence(early.job_id, "About what?") == []
+    dialogue.voice_activity(2, False, True, 7.0)
+    out = dialogue.transcript(2, "what do you think of the blues", final=True, now_s=7.1)
+    assert out[0] == CancelLlm(early.job_id) and isinstance(out[1], LlmJob) and not said(out)
+    # A command at the pause is never sent to the model.
+    dialogue.voice_activity(3, True, False, 9.0)
+    dialogue.voice_activity(3, False, False, 9.5, paused=True)
+    assert dialogue.transcript(3, "speak louder", final=False, now_s=9.6) == []
+    # Chat at the pause that ends as a command: the model's reply is dropped and the command is answered.
+    dialogue.voice_activity(4, True, False, 12.0)
+    dialogue.voice_activity(4, False, False, 12.5, paused=True)
+    (early,) = dialogue.transcript(4, "tell me about the ocean", final=False, now_s=12.6)
+    dialogue.voice_activity(4, False, True, 13.0)
+    out = dialogue.transcript(4, "tell me about the ocean and speak louder", final=True, now_s=13.1)
+    assert out[0] == CancelLlm(early.job_id) and said(out)[0].volume > 1.0
+
+
+def test_a_barge_in_stops_the_models_reply_too(dialogue):
+    dialogue.configure(DialogueConfig(emotion_wait_s=0.15, llm=True))
+    (job,) = answer(dialogue, 1, "what do you think about jazz music")
+    dialogue.llm_sentence(job.job_id, "Jazz is great.")
+    dialogue.progress(1, "started", "")
+    dialogue.voice_activity(2, True, False, 5.0)
+    out = dialogue.transcript(2, "hold on, who made you", final=False, now_s=5.3)
+    assert out == [Stop(1), CancelLlm(job.job_id)]  # the voice stops, and the model stops writing the rest
+    assert dialogue.llm_sentence(job.job_id, "It has swing.") == []

@@ -8,6 +8,7 @@ what the robot actually said (the words played, from speech progress), not what 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import re
@@ -65,7 +66,9 @@ class ChatStream:
     def deltas(self, messages: list[dict[str, str]]) -> Iterator[str]:
         url = urllib.parse.urlsplit(self.config.url.rstrip("/") + "/chat/completions")
         body = json.dumps({"model": self.config.model, "messages": messages, "stream": True,
-                           "max_tokens": self.config.max_tokens, "cache_prompt": True}).encode()
+                           "max_tokens": self.config.max_tokens, "cache_prompt": True,
+                           # small models loop ("He was a man. He was a man."): llama.cpp's penalties against it
+                           "repeat_penalty": 1.3, "frequency_penalty": 0.5, "temperature": 0.7}).encode()
         kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         connection = kind(url.hostname, url.port, timeout=self.config.timeout_s)
         deadline = time.monotonic() + self.config.deadline_s
@@ -113,21 +116,28 @@ class ChatStream:
             raise LlmError(f"not a chat completion chunk: {data[:80]!r}") from exc
 
 
-def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60) -> Iterator[str]:
-    """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words`. The reply stops
-    at the last whole piece within `max_words` (the first is cut there if it alone is longer), and a piece the
-    model left unfinished at its token limit (no end punctuation) is not spoken unless nothing else was."""
-    buffer, said = "", 0
+def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, first_min_words: int = 4
+              ) -> Iterator[str]:
+    """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words` (the first piece
+    already at `first_min_words`, so the voice can start sooner). The reply stops
+    at the last whole piece within `max_words` (the first is cut there if it alone is longer), or where the model
+    repeats a piece it said already; a piece it left unfinished at its token limit (no end punctuation) is not
+    spoken unless nothing else was."""
+    buffer, said, seen = "", 0, set()
     for delta in deltas:
         buffer += delta
         while True:
+            least = first_min_words if not said else min_words
             cut = next((m.end() for m in _BOUNDARY.finditer(buffer)
-                        if buffer[m.start() - 1] in ".!?" or len(buffer[:m.start()].split()) >= min_words), None)
+                        if buffer[m.start() - 1] in ".!?" or len(buffer[:m.start()].split()) >= least), None)
             if cut is None:
                 break
             piece, buffer = buffer[:cut].strip(), buffer[cut:]
             if not piece:
                 continue
+            if piece.lower() in seen:  # the model repeats itself: the reply is over
+                return
+            seen.add(piece.lower())
             words = piece.split()
             if said and said + len(words) > max_words:
                 return
@@ -156,19 +166,29 @@ class Conversation:
         elif user.strip() or robot.strip():
             self.exchanges.append([turn_id, user.strip(), robot.strip()])
 
-    def messages(self, user: str, emotion: str = "neutral") -> list[dict[str, str]]:
-        system = self.system + (f" The user sounds {emotion}; respond to that kindly." if emotion != "neutral" else "")
-        out = [{"role": "system", "content": system}]
+    def history(self) -> list[dict[str, str]]:
+        """The system prompt and the exchanges so far: the start every next request shares (the server keeps it
+        in its prompt cache, so a turn only costs its own new words)."""
+        out = [{"role": "system", "content": self.system}]
         for _, said, answered in self.exchanges:
             out += [{"role": "user", "content": said}, {"role": "assistant", "content": answered or "(interrupted)"}]
-        return [*out, {"role": "user", "content": user}]
+        return out
+
+    def messages(self, user: str, emotion: str = "neutral") -> list[dict[str, str]]:
+        """The request for the user's new turn; how they sound goes with it, not into the shared start."""
+        hint = f"(I sound {emotion}.) " if emotion != "neutral" else ""
+        return [*self.history(), {"role": "user", "content": hint + user}]
+
+
+WARM_UP = -1  # the job id of a warm-up: it fills the server's prompt cache, and hands nothing back
 
 
 @dataclass
 class LlmEvent:
-    """What the worker hands back: a sentence to say, a failure, the end of a reply, or a cancelled one."""
+    """What the worker hands back about one job: a sentence to say, a failure, the end of a reply, or a cancelled
+    one."""
 
-    turn_id: int
+    job_id: int
     kind: str              # "sentence", "failed", "done" or "cancelled"
     text: str = ""         # the sentence, or the error
     ms: float = 0.0        # first sentence: ms from the request to it; cancelled: ms from cancel() to the end
@@ -177,69 +197,90 @@ class LlmEvent:
 
 class LlmWorker:
     """Streams the model's replies one at a time on a thread of its own and hands each sentence to `deliver`
-    (which must pass it on to the dialogue's thread). `cancel(turn)` ends that turn's reply at once, closing its
-    stream; a newer turn's reply cancels the one running."""
+    (which must pass it on to the dialogue's thread). `cancel(job)` ends that job's reply at once, closing its
+    stream; a newer job cancels the one running. Job ids increase: a reply prepared before its turn was over is a
+    job, and the reply asked for again when the turn went on is a newer one."""
 
     def __init__(self, config: LlmConfig, deliver: Callable[[LlmEvent], None], max_words: int = 60) -> None:
         self.config = config
         self.deliver = deliver
         self.max_words = max_words
         self._lock = threading.Lock()
-        self._cancelled: dict[int, float] = {}  # turn -> when it was cancelled (monotonic)
+        self._cancelled: dict[int, float] = {}  # job -> when it was cancelled (monotonic)
         self._current: tuple[int, ChatStream] | None = None
         self._latest = 0
         self._worker: Worker[tuple[int, list[dict[str, str]]]] = Worker("llm", self._reply, self._failed)
 
-    def submit(self, turn_id: int, messages: list[dict[str, str]]) -> None:
-        with self._lock:
-            self._latest = max(self._latest, turn_id)
-            current = self._current
-        if current is not None and current[0] < turn_id:
-            self.cancel(current[0])
-        self._worker.put((turn_id, messages))
+    def warm_up(self, messages: list[dict[str, str]]) -> None:
+        """Have the server process `messages` (the system prompt) once, so every reply finds them in its prompt
+        cache; nothing is delivered."""
+        self._worker.put((WARM_UP, messages))
 
-    def cancel(self, turn_id: int) -> None:
+    def submit(self, job_id: int, messages: list[dict[str, str]]) -> None:
         with self._lock:
-            self._cancelled.setdefault(turn_id, time.monotonic())
+            self._latest = max(self._latest, job_id)
             current = self._current
-        if current is not None and current[0] == turn_id:
+        if current is not None and current[0] < job_id:
+            if current[0] == WARM_UP:
+                current[1].abort()  # a reply is wanted now: the warm-up must not hold it up
+            else:
+                self.cancel(current[0])
+        self._worker.put((job_id, messages))
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            self._cancelled.setdefault(job_id, time.monotonic())
+            current = self._current
+        if current is not None and current[0] == job_id:
             current[1].abort()
 
-    def _wanted(self, turn_id: int) -> bool:
+    def _wanted(self, job_id: int) -> bool:
         with self._lock:
-            return turn_id not in self._cancelled and turn_id >= self._latest
+            return job_id not in self._cancelled and job_id >= self._latest
 
     def _reply(self, job: tuple[int, list[dict[str, str]]]) -> None:
-        turn_id, messages = job
-        if not self._wanted(turn_id):
+        job_id, messages = job
+        if job_id == WARM_UP:
+            if self._worker.pending():
+                return  # a reply waits: it reads the conversation anyway
+            stream = ChatStream(dataclasses.replace(self.config, max_tokens=1))
+            with self._lock:
+                self._current = (WARM_UP, stream)
+            with contextlib.suppress(LlmError, LlmCancelled):
+                for _ in stream.deltas(messages):
+                    pass
+            with self._lock:
+                self._current = None
+            return
+        if not self._wanted(job_id):
             return
         stream = ChatStream(self.config)
         with self._lock:
-            self._current = (turn_id, stream)
+            self._current = (job_id, stream)
         t0 = time.perf_counter()
         said = 0
         try:
             for piece in sentences(stream.deltas(messages), max_words=self.max_words):
-                if not self._wanted(turn_id):
+                if not self._wanted(job_id):
                     stream.abort()
                     raise LlmCancelled
-                self.deliver(LlmEvent(turn_id, "sentence", piece, (time.perf_counter() - t0) * 1000 if not said
+                self.deliver(LlmEvent(job_id, "sentence", piece, (time.perf_counter() - t0) * 1000 if not said
                                       else 0.0))
                 said += 1
         except LlmCancelled:
             with self._lock:
-                since = self._cancelled.get(turn_id, time.monotonic())
-            self.deliver(LlmEvent(turn_id, "cancelled", ms=(time.monotonic() - since) * 1000))
+                since = self._cancelled.get(job_id, time.monotonic())
+            self.deliver(LlmEvent(job_id, "cancelled", ms=(time.monotonic() - since) * 1000))
             return
         except LlmError as exc:
-            self.deliver(LlmEvent(turn_id, "failed", str(exc)))
+            self.deliver(LlmEvent(job_id, "failed", str(exc)))
             return
         finally:
             with self._lock:
                 self._current = None
-                for old in [t for t in self._cancelled if t < turn_id - 600_000]:  # ten minutes of turns
+                for old in [j for j in self._cancelled if j < job_id - 1000]:  # the cancellations of old jobs
                     del self._cancelled[old]
-        self.deliver(LlmEvent(turn_id, "done", timings=stream.timings or None))
+        self.deliver(LlmEvent(job_id, "done", timings=stream.timings or None))
 
     def _failed(self, exc: Exception) -> None:
         self.deliver(LlmEvent(self._latest, "failed", f"{type(exc).__name__}: {exc}"))

@@ -4,11 +4,17 @@ emotion and what the robot actually said.
 Events go in as they arrive and each call returns what must be sent: `Say` and `Stop` requests, and `LlmJob`s for
 the language-model worker (`CancelLlm` when one is no longer wanted). Everything runs on one thread, the node's
 executor: the worker hands the model's sentences back through `llm_sentence`, `llm_failed` and `llm_done`.
+
+The model's reply is prepared before the turn is over: at the recognizer's first pause its speculative transcript
+(the partial right after the pause) goes to the model if it is chat, and the sentences that come back are held.
+When the final transcript is that same text, the held sentences are spoken at once and the rest follows; when the
+user went on, the prepared reply is cancelled, unspoken.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 
 from optimus_voice.contract.health import Health
@@ -42,16 +48,23 @@ class Stop:
 
 @dataclass
 class LlmJob:
-    turn_id: int
+    job_id: int
     messages: list[dict[str, str]]
 
 
 @dataclass
 class CancelLlm:
-    turn_id: int
+    job_id: int
 
 
-Out = Say | Stop | LlmJob | CancelLlm
+@dataclass
+class WarmLlm:
+    """The conversation grew: have the model read it now, so the next reply only costs the new turn."""
+
+    messages: list[dict[str, str]]
+
+
+Out = Say | Stop | LlmJob | CancelLlm | WarmLlm
 
 
 @dataclass
@@ -72,7 +85,11 @@ class _Pending:
 
 @dataclass
 class _LlmReply:
-    fallback: Reply
+    job_id: int
+    text: str                    # what the user said, that the model answers
+    fallback: Reply | None       # the embedded reply; None while only prepared (the turn may still go on)
+    held: list[str] = field(default_factory=list)  # sentences come before the turn was confirmed over
+    done: bool = False
     said: int = 0
 
 
@@ -108,7 +125,9 @@ class DialogueManager:
         self._pending: dict[int, _Pending] = {}
         self._emotions: dict[int, str] = {}
         self._heard: dict[int, str] = {}
-        self._llm: dict[int, _LlmReply] = {}
+        self._llm: dict[int, _LlmReply] = {}   # turn -> the model's reply to it
+        self._jobs = itertools.count(1)
+        self._paused: set[int] = set()          # turns at a pause: their next partial is the speculative final
 
     def configure(self, config: DialogueConfig) -> None:
         """New settings (a parameter changed) take effect from the next event."""
@@ -126,17 +145,24 @@ class DialogueManager:
                         self.robot_text, self.intent)
 
     # -- events ----------------------------------------------------------------------------------------------
-    def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float) -> list[Out]:
+    def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float, paused: bool = False) -> list[Out]:
         if started:
             self.turns.user_started(turn_id, now_s)
         elif ended:
             self.turns.user_stopped(turn_id)
+        if paused:
+            self._paused.add(turn_id)
         return []
 
     def transcript(self, turn_id: int, text: str, final: bool, now_s: float) -> list[Out]:
         speaking_turn = self.turns.speaking_turn
         if not final:
-            return self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text) else []
+            out = self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text) else []
+            if turn_id in self._paused:
+                self._paused.discard(turn_id)
+                out += self._prepare(turn_id, text)
+            return out
+        self._paused.discard(turn_id)
         answer, barge_in = self.turns.user_finished(turn_id, text)
         out = self._barge_in(speaking_turn, "words") if barge_in else []
         if not answer:
@@ -167,6 +193,8 @@ class DialogueManager:
             self.policy.spoken(spoken_text)  # "repeat that" repeats what was heard, not what was planned
             self.conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
             self.turns.speech_ended(turn_id)
+            if self.config.llm:
+                return [WarmLlm(self.conversation.history())]
         return []
 
     def tick(self, now_s: float) -> list[Out]:
@@ -187,49 +215,95 @@ class DialogueManager:
         for old in [t for t in self._emotions if t < self.turns.turn_id]:
             del self._emotions[old]
         for old in [t for t in self._llm if self.turns.is_stale(t)]:  # the user went on: no model reply wanted
-            del self._llm[old]
+            out.append(CancelLlm(self._llm.pop(old).job_id))
             self.health.count("llm_stale_dropped")
-            out.append(CancelLlm(old))
         return out
 
     # -- the language model's reply, handed back by its worker -----------------------------------------------
-    def llm_sentence(self, turn_id: int, text: str) -> list[Out]:
-        reply = self._llm.get(turn_id)
-        if reply is None:
+    def _reply_of(self, job_id: int) -> tuple[int, _LlmReply] | None:
+        return next(((t, r) for t, r in self._llm.items() if r.job_id == job_id), None)
+
+    def llm_sentence(self, job_id: int, text: str) -> list[Out]:
+        found = self._reply_of(job_id)
+        if found is None:
             return []
+        turn_id, reply = found
         if self.turns.is_stale(turn_id):
             del self._llm[turn_id]
             self.health.count("llm_stale_dropped")
-            return [CancelLlm(turn_id)]
+            return [CancelLlm(job_id)]
+        if reply.fallback is None:  # prepared: held until the turn is over
+            reply.held.append(text)
+            return []
+        return self._say_llm(turn_id, reply, text)
+
+    def llm_failed(self, job_id: int, error: str) -> list[Out]:
+        """The model failed: before its first sentence, the embedded reply is spoken instead."""
+        self.health.problem("llm_errors", f"language model failed: {error}")
+        found = self._reply_of(job_id)
+        if found is None:
+            return []
+        turn_id, reply = found
+        del self._llm[turn_id]
+        if reply.fallback is None or reply.said or self.turns.is_stale(turn_id):
+            return []  # prepared only: the turn's decision asks again
+        self.health.count("llm_fallbacks")
+        return self._act(turn_id, reply.fallback)
+
+    def llm_done(self, job_id: int) -> list[Out]:
+        found = self._reply_of(job_id)
+        if found is None:
+            return []
+        turn_id, reply = found
+        reply.done = True
+        if reply.fallback is None:
+            return []  # prepared: finished when the turn is
+        del self._llm[turn_id]
+        return [] if reply.said else self._act(turn_id, reply.fallback)  # an empty answer: the embedded one
+
+    def _say_llm(self, turn_id: int, reply: _LlmReply, text: str) -> list[Out]:
         reply.said += 1
         expression = reply.fallback.expression if reply.fallback.emotion != "neutral" else "attentive"
         return self._act(turn_id, dataclasses.replace(reply.fallback, text=text, intent="llm", action="",
                                                       expression=expression))
 
-    def llm_failed(self, turn_id: int, error: str) -> list[Out]:
-        """The model failed: before its first sentence, the embedded reply is spoken instead."""
-        self.health.problem("llm_errors", f"language model failed: {error}")
-        reply = self._llm.pop(turn_id, None)
-        if reply is None or reply.said or self.turns.is_stale(turn_id):
-            return []
-        self.health.count("llm_fallbacks")
-        return self._act(turn_id, reply.fallback)
-
-    def llm_done(self, turn_id: int) -> list[Out]:
-        reply = self._llm.pop(turn_id, None)
-        if reply is None or reply.said:
-            return []
-        return self._act(turn_id, reply.fallback)  # an empty answer
-
     # -- decisions -------------------------------------------------------------------------------------------
+    def _prepare(self, turn_id: int, text: str) -> list[Out]:
+        """The speculative final of a turn: if it is chat for the model, ask the model now."""
+        if not self.config.llm or not text.strip() or self.policy.classify(text) not in self.config.llm_intents:
+            return []
+        out: list[Out] = []
+        current = self._llm.get(turn_id)
+        if current is not None:
+            if current.text == text:
+                return []
+            out.append(CancelLlm(self._llm.pop(turn_id).job_id))
+        job = next(self._jobs)
+        self._llm[turn_id] = _LlmReply(job, text, None)
+        self.health.count("llm_prepared")
+        emotion = self._emotions.get(turn_id, "neutral")
+        return [*out, LlmJob(job, self.conversation.messages(text, emotion))]
+
     def _decide(self, turn_id: int, text: str, emotion: str) -> list[Out]:
         self.user_emotion = emotion
         reply = self.policy.respond(text, emotion, self.mood)
         self.health.timing("decide", reply.decide_ms)
-        if self.config.llm and reply.intent in self.config.llm_intents:
-            self._llm[turn_id] = _LlmReply(reply)
-            return [LlmJob(turn_id, self.conversation.messages(text, reply.emotion))]
-        return self._act(turn_id, reply)
+        prepared = self._llm.pop(turn_id, None)
+        if not (self.config.llm and reply.intent in self.config.llm_intents):
+            return ([CancelLlm(prepared.job_id)] if prepared else []) + self._act(turn_id, reply)
+        if prepared is not None and prepared.text == text:  # the turn ended where the model was asked
+            prepared.fallback = reply
+            self._llm[turn_id] = prepared
+            self.health.count("llm_prepared_used")
+            out = [o for sentence in prepared.held for o in self._say_llm(turn_id, prepared, sentence)]
+            if prepared.done:
+                del self._llm[turn_id]
+                return out or self._act(turn_id, reply)
+            return out
+        out = [CancelLlm(prepared.job_id)] if prepared is not None else []
+        job = next(self._jobs)
+        self._llm[turn_id] = _LlmReply(job, text, reply)
+        return [*out, LlmJob(job, self.conversation.messages(text, reply.emotion))]
 
     def _act(self, turn_id: int, reply: Reply) -> list[Out]:
         self.intent = reply.intent
@@ -254,6 +328,6 @@ class DialogueManager:
             return []
         self.health.count(f"barge_ins_{why}")
         out: list[Out] = [Stop(speaking_turn)]
-        if self._llm.pop(speaking_turn, None) is not None:  # the model may still be writing that reply: stop it
-            out.append(CancelLlm(speaking_turn))
+        if (reply := self._llm.pop(speaking_turn, None)) is not None:  # the model may still be writing it: stop it
+            out.append(CancelLlm(reply.job_id))
         return out

@@ -23,7 +23,7 @@ import yaml
 from optimus_voice.common.words import cap, words
 from optimus_voice.deciding import adjustments
 from optimus_voice.deciding.adjustments import FAMILY
-from optimus_voice.deciding.intents import UNKNOWN, EmbeddingMatcher, WordMatcher
+from optimus_voice.deciding.intents import UNKNOWN, EmbeddingMatcher, IntentMatch, WordMatcher
 
 ACTIONS = ("stop", "volume_up", "volume_down", "volume_set", "rate_up", "rate_down")
 MAX_REPLY_CHARS = 300
@@ -105,9 +105,8 @@ class Policy:
         cycle = self._cycles.setdefault((intent, key), itertools.cycle(replies))
         return next(cycle)
 
-    def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
-                now: dt.datetime | None = None) -> Reply:
-        t0 = time.perf_counter()
+    def _intent(self, text: str) -> tuple[str, float, IntentMatch]:
+        """(intent, amount of an adjustment, the matcher's answer) for `text`, changing nothing."""
         match = self.matcher.match(text)
         intent, amount = match.intent, 1.0
         # The words say which family when they clearly can ("stop yelling" is about the volume, not stopping; "you
@@ -115,7 +114,16 @@ class Policy:
         family = adjustments.family_in(text) or FAMILY.get(intent)
         if family and (adjustment := adjustments.read(text, family)) is not None:
             intent, amount = adjustment.intent, adjustment.amount
-        intent = self._who(intent, text)
+        return self._who(intent, text), amount, match
+
+    def classify(self, text: str) -> str:
+        """The intent of `text`, without answering it (nothing is remembered)."""
+        return self._intent(text)[0]
+
+    def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
+                now: dt.datetime | None = None) -> Reply:
+        t0 = time.perf_counter()
+        intent, amount, match = self._intent(text)
         if intent == "introduce" and (name := name_in(text)):
             self.name = name
         elif intent == "introduce":  # an introduction whose name the robot could not make out, or none at all

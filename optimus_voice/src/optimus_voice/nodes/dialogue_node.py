@@ -10,7 +10,7 @@ import time
 from optimus_voice.contract import topics
 from optimus_voice.contract.states import State
 from optimus_voice.deciding.llm import LlmConfig, LlmEvent, LlmWorker
-from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop
+from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop, WarmLlm
 from optimus_voice.deciding.policy import Policy
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
@@ -82,6 +82,7 @@ class DialogueNode(VoiceNode):
             # The model's sentences come back on the executor's thread: the dialogue is only touched from there.
             self._llm_wake = self.create_guard_condition(self._take_llm_events)
             self.llm = LlmWorker(config, self._llm_event, self.param("llm_max_words"))
+            self.llm.warm_up(self.manager.conversation.history())
             self.health.set_value("llm", self.param("llm_url"))
         self.request_pub = self.publisher(topics.SPEECH_REQUEST)
         self.state_pub = self.publisher(topics.DIALOGUE_STATE)
@@ -132,7 +133,8 @@ class DialogueNode(VoiceNode):
     def on_voice_activity(self, msg) -> None:
         if self.turn_ok(msg.turn_id):
             self._handle(self.manager.voice_activity(msg.turn_id, msg.event == msg.SPEECH_START,
-                                                     msg.event == msg.SPEECH_END, time.monotonic()))
+                                                     msg.event == msg.SPEECH_END, time.monotonic(),
+                                                     paused=msg.event == msg.SPEECH_ONGOING))
 
     def on_transcript(self, msg) -> None:
         if self.turn_ok(msg.turn_id):
@@ -164,16 +166,16 @@ class DialogueNode(VoiceNode):
             if event.kind == "sentence":
                 if event.ms:
                     self.health.timing("llm_first_sentence", event.ms)
-                out = self.manager.llm_sentence(event.turn_id, event.text)
+                out = self.manager.llm_sentence(event.job_id, event.text)
             elif event.kind == "failed":
                 self.get_logger().warn(f"language model failed: {event.text}", throttle_duration_sec=10.0)
-                out = self.manager.llm_failed(event.turn_id, event.text)
+                out = self.manager.llm_failed(event.job_id, event.text)
             elif event.kind == "cancelled":
                 self.health.timing("llm_abort", event.ms)  # from the cancel to the stream closed
                 out = []
             else:
                 self._llm_timings(event.timings or {})
-                out = self.manager.llm_done(event.turn_id)
+                out = self.manager.llm_done(event.job_id)
             self._handle(out)
 
     def _llm_timings(self, timings: dict) -> None:
@@ -198,9 +200,11 @@ class DialogueNode(VoiceNode):
                 self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=o.turn_id,
                                                        action=SpeechRequest.ACTION_STOP))
             elif isinstance(o, LlmJob):
-                self.llm.submit(o.turn_id, o.messages)
+                self.llm.submit(o.job_id, o.messages)
             elif isinstance(o, CancelLlm) and self.llm is not None:
-                self.llm.cancel(o.turn_id)
+                self.llm.cancel(o.job_id)
+            elif isinstance(o, WarmLlm) and self.llm is not None:
+                self.llm.warm_up(o.messages)
         self._publish_state()  # the first after activation too, for late joiners of the latched topic
         if self.manager.busy:
             self._wake()

@@ -13,7 +13,7 @@ from rclpy.node import Node
 class BackgroundNode:
     def __init__(self, name: str, domain_id: int | None = None, namespace: str = "") -> None:
         self._context = rclpy.Context()
-        rclpy.init(context=self._context, domain_id=domain_id)
+        rclpy.init(args=[], context=self._context, domain_id=domain_id)  # not our command line: no remap rules
         self.node = Node(name, context=self._context, namespace=namespace)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self.node)
