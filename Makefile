@@ -7,11 +7,15 @@ PY := $(VENV)/bin/python
 setup:
 	bash scripts/setup.sh
 
+# A conversation of eight turns (LLM=off for embedded replies only): the user's voice is synthesized where no
+# recording exists, and the demo says so.
+LLM ?= local
 demo: setup
 	rm -rf out/demo_session
-	$(VENV)/bin/optimus-voice up --mic-file optimus_voice/test/data/cv_what_did_he_look_like.wav mic_loop:=true \
+	$(VENV)/bin/optimus-voice demo-audio out/demo_conversation.wav
+	$(VENV)/bin/optimus-voice up --mic-file out/demo_conversation.wav llm:=$(LLM) \
 		audio_out_wav:=out/demo_replies.wav --log-dir out/demo_logs --record out/demo_session --show \
-		--duration $${DURATION:-30}
+		--duration $${DURATION:-55}
 	$(VENV)/bin/optimus-voice report out/demo_session -o out/demo_timeline.png
 
 test: setup lint

@@ -69,3 +69,26 @@ def test_bench_e2e_looks_for_its_default_clips_beside_the_repository():
 
     repository = Path(__file__).resolve().parents[3]
     assert repository.parent / "shared" / "data" / "asr_commonvoice_dev" == DEFAULT_SET
+
+
+def test_chat_with_the_local_model_answers_chat_and_keeps_commands():
+    """The real local llama.cpp server, started by the command: chat goes to it, a command never does."""
+    out = subprocess.run([sys.executable, "-m", "optimus_voice.tools.cli.main", "chat", "--llm", "local", "--json"],
+                         input="tell me something about the ocean\nplease speak louder\n", capture_output=True,
+                         text=True, check=True, timeout=180)
+    chat, command = (json.loads(line) for line in out.stdout.splitlines())
+    assert chat["source"] == "llm" and chat["intent"] == "llm" and chat["action"] == "" and chat["reply"]
+    assert 0 < chat["first_sentence_ms"] < 10_000 and chat["llm_timings"]["predicted_n"] > 0
+    assert command["source"] == "embedded" and command["action"] == "volume_up"
+
+
+def test_demo_audio_is_a_conversation_under_a_minute_that_says_what_is_synthesized(tmp_path):
+    import soundfile as sf
+
+    wav = tmp_path / "demo.wav"
+    lines = [line for line in cli("demo-audio", str(wav)).stdout.splitlines() if line.startswith("[demo]   ")]
+    info = sf.info(str(wav))
+    assert info.samplerate == 16000 and 30 < info.duration < 60
+    assert len(lines) == 8 and sum("synthesized" in line for line in lines) == 7
+    assert sum("recording" in line and "CC0" in line for line in lines) == 1
+    assert sum("over the robot" in line for line in lines) == 1

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from optimus_voice.contract import topics
 from optimus_voice.contract.stamps import from_time, ms_between
 from optimus_voice.tools.probe import TopicProbe
 
-WATCH = (topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT, topics.SPEECH_PROGRESS)
+WATCH = (topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT, topics.SPEECH_PROGRESS,
+         topics.DIALOGUE_STATE)
 
 
 class ConversationPrinter:
@@ -19,6 +21,8 @@ class ConversationPrinter:
         self.echo = echo
         self._seen: dict[str, int] = {}
         self._speech_end: dict[int, int] = {}
+        self._intent: dict[int, tuple[float, str]] = {}  # turn -> (when seen, intent of its latest state)
+        self._requests: list = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -40,9 +44,22 @@ class ConversationPrinter:
                 if m.is_final:
                     self.echo(f"[turn {m.turn_id}] emotion: {m.label} (valence {m.valence:+.2f}, "
                               f"mood {m.mood_valence:+.2f})")
-            for m in self._new(topics.SPEECH_REQUEST):
+            states = self._new(topics.DIALOGUE_STATE)
+            for s in states:
+                self._intent[s.turn_id] = (time.monotonic(), s.intent)
+            self._requests += [(time.monotonic(), m) for m in self._new(topics.SPEECH_REQUEST)]
+            # The dialogue state that says where a reply came from follows its request: wait a little for it.
+            ready = [r for r in self._requests if self._intent.get(r[1].turn_id, (0.0,))[0] >= r[0]
+                     or time.monotonic() - r[0] > 1.0]
+            self._requests = [r for r in self._requests if r not in ready]
+            for _, m in ready:
                 if m.action == m.ACTION_SAY:
-                    self.echo(f"[turn {m.turn_id}] robot ({m.expression}, {m.style}): {m.text!r}")
+                    source = "language model" if self._intent.get(m.turn_id, (0, ""))[1] == "llm" else "embedded"
+                    how = f"{m.expression}, {m.style}" + (f", volume {m.volume:.2f}" if m.volume != 1.0 else "") + \
+                        (f", rate {m.rate:.2f}" if m.rate != 1.0 else "")
+                    self.echo(f"[turn {m.turn_id}] robot ({source}; {how}): {m.text!r}")
+                else:
+                    self.echo(f"[turn {m.turn_id}] robot told to stop: the user talks over it")
             for m in self._new(topics.AUDIO_OUT):
                 end = self._speech_end.pop(m.turn_id, None)
                 if end is not None:

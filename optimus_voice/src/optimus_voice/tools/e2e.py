@@ -71,7 +71,7 @@ class ResourceSampler:
 
 
 def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = None, record: Path | None = None,
-        repeat: int = 1, echo=print) -> dict:
+        repeat: int = 1, echo=print, llm: str = "off") -> dict:
     """Run the graph on the clips; return per-turn latencies, their p50/p95, and each node's CPU and memory.
     The whole session (every topic) goes to the bag `record` (default: in the work dir)."""
     from optimus_voice.tools import bag_ros
@@ -82,9 +82,11 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     record = Path(record) if record else work / "session"
     bag = work / "speech"
     info = bags.from_wavs(list(clips) * repeat, bag, gap_s=pause_s, lead_s=LEAD_S)
-    sup = Supervisor({"mic_source": "bag", "mic_file": str(bag), "audio_out_wav": str(work / "replies.wav")},
+    sup = Supervisor({"mic_source": "bag", "mic_file": str(bag), "audio_out_wav": str(work / "replies.wav"),
+                      "llm": llm},
                      log_dir=log_dir or work / "logs", echo=lambda *_: None)
     watched = (topics.VOICE_ACTIVITY, topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT,
+               topics.DIALOGUE_STATE,
                topics.DIAGNOSTICS)
     probe = TopicProbe(watch=watched, name="optimus_voice_e2e")
     echo(f"[e2e] {len(clips)} clips, {info['seconds']:.0f} s of audio in {bag}; starting the graph")

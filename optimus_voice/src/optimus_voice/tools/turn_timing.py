@@ -45,10 +45,14 @@ def turn_timings(messages: dict[str, list]) -> list[dict]:
             replies.setdefault(r.turn_id, r.text)
     for f in messages.get(topics.AUDIO_OUT.name, []):
         first[f.turn_id].setdefault("first_audio", from_time(f.header.stamp))
+    # Where a reply came from: the intent of the turn's last dialogue state (the one after its reply; the first ones
+    # of a turn still name the reply before).
+    last_intent = {s.turn_id: s.intent for s in messages.get(topics.DIALOGUE_STATE.name, [])}
+    from_model = {turn for turn, intent in last_intent.items() if intent == "llm"}
     rows = []
     for turn_id, end in sorted(ends.items()):
         row = {"turn_id": turn_id, "speech_end_ns": end, "heard": heard.get(turn_id, ""),
-               "reply": replies.get(turn_id, "")}
+               "reply": replies.get(turn_id, ""), "source": "llm" if turn_id in from_model else "embedded"}
         row.update({s: round((first[turn_id][s] - end) / 1e6, 1) for s in STAGES if s in first[turn_id]})
         rows.append(row)
     return rows
@@ -58,6 +62,9 @@ def summary(rows: list[dict]) -> dict:
     """p50/p95 of each stage over the turns; the last stage is named voice_to_voice_ms."""
     out = {f"{s}_ms": percentiles([r[s] for r in rows if s in r]) for s in STAGES}
     out["voice_to_voice_ms"] = out.pop("first_audio_ms")
+    # The language model's first sentence, asked of the voice, after the end of the user's speech.
+    out["llm_first_sentence_ms"] = percentiles([r["reply_decided"] for r in rows
+                                                if r.get("source") == "llm" and "reply_decided" in r])
     return out
 
 
@@ -66,9 +73,11 @@ def describe(result: dict) -> list[str]:
     lines = []
     for t in result["turns"]:
         stages = "  ".join(f"{s} {t[s]:.0f}" for s in STAGES if s in t)
-        lines.append(f"  heard {t['heard'][:50]!r:54s} {stages}")
+        lines.append(f"  heard {t['heard'][:50]!r:54s} {stages}{'  [llm]' if t.get('source') == 'llm' else ''}")
     answered = sum(1 for t in result["turns"] if "first_audio" in t)
     lines.append(f"{answered}/{len(result['turns'])} turns answered; ms after the end of the user's speech:")
-    for stage in ("final_transcript_ms", "emotion_ms", "reply_decided_ms", "voice_to_voice_ms"):
-        lines.append(f"  {stage:22s} p50 {result[stage]['p50']}  p95 {result[stage]['p95']}")
+    for stage in ("final_transcript_ms", "emotion_ms", "reply_decided_ms", "voice_to_voice_ms",
+                  "llm_first_sentence_ms"):
+        if result.get(stage, {}).get("n"):
+            lines.append(f"  {stage:22s} p50 {result[stage]['p50']}  p95 {result[stage]['p95']}")
     return lines

@@ -24,7 +24,7 @@ def cmd_e2e(ns: argparse.Namespace) -> int:
 
     clips = ns.clips or default_clips(ns.limit)
     result = e2e.run(clips, pause_s=ns.pause, record=ns.record, repeat=ns.repeat,
-                     echo=(lambda *_: None) if ns.json else print)
+                     echo=(lambda *_: None) if ns.json else print, llm=ns.llm)
     if ns.json:
         print(json.dumps(result))
         return 0
@@ -50,4 +50,6 @@ def add_parser(sub) -> None:
     e2e.add_argument("--repeat", type=int, default=1, help="play the clips this many times (a soak)")
     e2e.add_argument("--record", help="write the session bag here (default: in a temporary folder)")
     e2e.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
+    e2e.add_argument("--llm", default="off", metavar="off|local|URL", help="language model for chat (launch "
+                     "argument llm); the first sentence of its replies is timed as llm_first_sentence_ms")
     e2e.set_defaults(func=cmd_e2e)

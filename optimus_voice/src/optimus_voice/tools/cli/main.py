@@ -84,6 +84,16 @@ def cmd_up(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_audio(ns: argparse.Namespace) -> int:
+    from optimus_voice.tools import demo
+
+    lines = demo.write(ns.output)
+    print(f"[demo] the user's turns in {ns.output} ({len(lines)}):")
+    for line in lines:
+        print(f"[demo]   {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from optimus_voice.contract import graph
 
@@ -105,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--record", metavar="DIR", help="record every topic of the session to this new bag")
     up.add_argument("--show", action="store_true", help="print the conversation (heard, emotion, reply, latency)")
     up.set_defaults(func=cmd_up)
+
+    demo = sub.add_parser("demo-audio", help="write the demo's conversation (the user's turns) to a WAV")
+    demo.add_argument("output", help="WAV file to write")
+    demo.set_defaults(func=cmd_demo_audio)
 
     bag.add_parser(sub)
     transcribe.add_parser(sub)
