@@ -47,6 +47,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080            # 0: a free port
     threads: int = 1            # generation on one core: with two, it fell far behind when the rest was busy
+    batch_threads: int = 1      # reading the prompt (the new words of a turn)
     context: int = 2048         # tokens: the system prompt, six exchanges and a reply fit
 
 
@@ -139,7 +140,7 @@ def _serve(config: dict) -> None:
     params.n_ctx = config["context"]
     params.n_parallel = 1
     params.cpuparams.n_threads = config["threads"]
-    params.cpuparams_batch.n_threads = config["threads"]
+    params.cpuparams_batch.n_threads = config["batch_threads"]
     params.cache_prompt = True   # each turn only processes what is new since the last
     params.endpoint_metrics = True
     params.verbosity = 0

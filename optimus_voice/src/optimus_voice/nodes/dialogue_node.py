@@ -186,6 +186,7 @@ class DialogueNode(VoiceNode):
         if "prompt_n" in timings:
             self.health.set_value("llm_prompt_tokens_last", int(timings["prompt_n"]))
             self.health.set_value("llm_cached_tokens_last", int(timings.get("cache_n", 0)))
+            self.health.timing("llm_prompt", float(timings.get("prompt_ms", 0.0)))  # the new words' share
         self.health.count("llm_replies")
 
     # -- outputs ---------------------------------------------------------------------------------------------

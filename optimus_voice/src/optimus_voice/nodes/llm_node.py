@@ -20,6 +20,7 @@ class LlmNode(VoiceNode):
         Param("host", "127.0.0.1", "Address the server listens on (loopback: only this computer).", when=READ_ONLY),
         Param("port", 8080, "Port of the server.", 1, 65535, when=READ_ONLY),
         Param("threads", 1, "CPU threads for generation.", 1, 64, when=CONFIGURE),
+        Param("batch_threads", 1, "CPU threads for reading the prompt.", 1, 64, when=CONFIGURE),
         Param("context", 2048, "Context window in tokens.", 256, 32768, when=CONFIGURE),
     )
 
@@ -29,7 +30,8 @@ class LlmNode(VoiceNode):
 
     def configure_stage(self) -> None:
         self.server = LocalLlmServer(ServerConfig(self.param("model_path"), self.param("host"), self.param("port"),
-                                                  self.param("threads"), self.param("context")))
+                                                  self.param("threads"), self.param("context"),
+                                                  self.param("batch_threads")))
         self.health.set_value("model", self.server.model)
         self.health.set_value("url", self.server.url)
         self.health.set_value("threads", self.param("threads"))

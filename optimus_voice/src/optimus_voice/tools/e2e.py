@@ -117,10 +117,23 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
         turn_timing.percentiles([t["first_audio"] for t in part if "first_audio" in t])["p50"]
         for part in (turns[:half], turns[half:])]
     result["node_counters"] = _counters(probe.of(topics.DIAGNOSTICS))
+    if llm != "off":
+        result["llm"] = _llm_values(probe.of(topics.DIAGNOSTICS))
     result["whole_stack_rss_mb"] = round(sum(r["rss_max_mb"] for r in resources.values()), 1)
     idle = [r["cpu_idle_pct"] for r in resources.values() if r["cpu_idle_pct"] is not None]
     result["idle_cpu_pct_of_one_core"] = round(sum(idle), 1) if idle else None
     return result
+
+
+def _llm_values(diagnostics: list) -> dict[str, str]:
+    """The dialogue's last word on the language model: replies prepared and used, fallbacks, speed, prompt
+    tokens, first-sentence and abort timings."""
+    out: dict[str, str] = {}
+    for msg in diagnostics:
+        for status in msg.status:
+            if status.name == "optimus_voice/dialogue":
+                out = {kv.key: kv.value for kv in status.values if kv.key.startswith("llm")}
+    return out
 
 
 def _counters(diagnostics: list) -> dict[str, dict[str, str]]:
