@@ -116,3 +116,32 @@ def test_the_first_word_is_heard_on_every_start(probe, domain_id, data_dir, tmp_
             assert up.stop() == 0, up.output
         time.sleep(0.5)
     assert all(t.lower().startswith("and so") for t in firsts), firsts
+
+
+def test_a_node_that_cannot_configure_is_retried_and_holds_nothing_up(probe, domain_id, data_dir, tmp_path):
+    """A language-model file that is not a model: the llm node's configure fails, again and again, while the rest
+    of the stack comes up; the manager says why and lives on (it once died logging the first failure)."""
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a model" * 100)
+    up = Up("--mic-file", str(data_dir / "jfk.wav"), "llm:=local", f"llm_model:={broken}", log_dir=tmp_path / "logs",
+            domain_id=domain_id)
+    others = graph.managed_nodes({"mic_source": "file"})  # every node but the llm
+
+    def llm_manager_values() -> dict[str, str]:
+        for msg in reversed(probe.of(topics.DIAGNOSTICS)):
+            for s in msg.status:
+                if s.name == "optimus_voice/manager/llm":
+                    return {kv.key: kv.value for kv in s.values}
+        return {}
+
+    try:
+        assert probe.wait_for(lambda: all_active(probe, others)
+                              and int(llm_manager_values().get("failures", 0)) >= 2, 120), up_status(probe)
+        assert up_status(probe)["lifecycle_manager"]["restarts"] == "0"
+        assert up_status(probe)["llm"]["state"] == "unconfigured"
+        assert "configure refused" in llm_manager_values()["last_error"]
+    finally:
+        code = up.stop()
+    assert code == 0, up.output
+    assert "Traceback" not in up.logs()["lifecycle_manager"]
+    assert "broken.gguf" in up.logs()["llm"]

@@ -129,6 +129,10 @@ def _serve(config: dict) -> None:
     on SIGTERM or when the parent's pipe closes."""
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the server stops
+    # The address goes to the parent on the real stdout, alone: llama.cpp's own prints go to stderr with the logs.
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
         import xllamacpp as xlc
     except ImportError as exc:
@@ -148,7 +152,7 @@ def _serve(config: dict) -> None:
         server = xlc.Server(params)
     except Exception as exc:  # noqa: BLE001 - whatever llama.cpp raises, the parent gets the words
         sys.exit(str(exc))
-    print(json.dumps({"address": server.listening_address}), flush=True)
+    print(json.dumps({"address": server.listening_address}), file=answer, flush=True)
     sys.stdin.read()  # until the parent goes
     os._exit(0)
 

@@ -125,8 +125,11 @@ class LifecycleManager(Node):
         else:
             error = "" if ok else f"{transition} refused (see the node's log and /diagnostics)"
         self.bringup.answered(name, transition, ok, time.monotonic(), error)
-        (self.get_logger().info if ok else self.get_logger().error)(
-            f"{name}: {transition} {'done' if ok else 'failed: ' + error}")
+        # Two calls: rclpy refuses one call site that logs at two severities (ValueError, the manager gone).
+        if ok:
+            self.get_logger().info(f"{name}: {transition} done")
+        else:
+            self.get_logger().error(f"{name}: {transition} failed: {error}")
 
     # -- services --------------------------------------------------------------------------------------------
     def _pause(self, _request, response):
