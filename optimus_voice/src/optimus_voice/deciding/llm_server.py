@@ -75,7 +75,7 @@ class LocalLlmServer:
                                                                                     "model_path": str(path)})],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)  # Ctrl-C in a terminal is for the node, which stops the child in order
-        self._stderr: deque[str] = deque(maxlen=20)
+        self._stderr: deque[str] = deque(maxlen=200)
         threading.Thread(target=self._drain, daemon=True).start()
         self.address = self._started(config)
         self.url = self.address + "/v1"
@@ -94,9 +94,18 @@ class LocalLlmServer:
             self.close()
             time.sleep(0.1)  # the last words on stderr
             raise LlmServerError(f"cannot start the language-model server on {config.host}:{config.port} with "
-                                 f"{config.model_path or self.model}: " + (" / ".join(list(self._stderr)[-3:])
-                                                                           or "no answer"))
-        return json.loads(line)["address"]
+                                 f"{config.model_path or self.model}: {self._why()}")
+        try:
+            return json.loads(line)["address"]
+        except (ValueError, KeyError) as exc:
+            self.close()
+            raise LlmServerError(f"the language-model server said {line.strip()[:80]!r}, not its address") from exc
+
+    def _why(self) -> str:
+        """The child's own words on why it failed: its error lines (a crash ends in a backtrace), else its last."""
+        lines = list(self._stderr)
+        errors = [x for x in lines if any(w in x.lower() for w in ("error", "failed", "abort", "assert"))]
+        return " / ".join((errors or lines)[-3:]) or "no answer"
 
     @property
     def running(self) -> bool:

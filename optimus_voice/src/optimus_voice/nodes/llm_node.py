@@ -29,12 +29,12 @@ class LlmNode(VoiceNode):
         self.server: LocalLlmServer | None = None
 
     def configure_stage(self) -> None:
-        self.server = LocalLlmServer(ServerConfig(self.param("model_path"), self.param("host"), self.param("port"),
-                                                  self.param("threads"), self.param("context"),
-                                                  self.param("batch_threads")))
+        self.server = LocalLlmServer(ServerConfig(**{name: self.param(name) for name in (
+            "model_path", "host", "port", "threads", "batch_threads", "context")}))
         self.health.set_value("model", self.server.model)
         self.health.set_value("url", self.server.url)
         self.health.set_value("threads", self.param("threads"))
+        self.health.set_value("context", self.param("context"))
 
     def cleanup_stage(self) -> None:
         if self.server is not None:
