@@ -27,12 +27,14 @@ SETTLE_S = 3.0  # the first seconds after activation (warm-up decodes) do not co
 
 
 class ResourceSampler:
-    """CPU (% of one core) and resident memory of each node process, sampled every second."""
+    """CPU (% of one core) and resident memory of each node process with its children (the language-model
+    server is a child of the llm node), sampled every second."""
 
     def __init__(self, processes: dict[str, int]) -> None:
         import psutil
 
         self.procs = {name: psutil.Process(pid) for name, pid in processes.items()}
+        self._children: dict[int, object] = {}  # pid -> psutil.Process, kept so cpu_percent has a baseline
         self.samples: dict[str, list[tuple[float, float, float]]] = defaultdict(list)  # (t, cpu%, rss MB)
         self._stop = threading.Event()
         for p in self.procs.values():
@@ -40,12 +42,23 @@ class ResourceSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _tree(self, p) -> list:
+        out = [p]
+        for child in p.children(recursive=True):
+            if child.pid not in self._children:
+                child.cpu_percent(None)  # the first reading has no baseline: it counts from the next sample
+                self._children[child.pid] = child
+            out.append(self._children[child.pid])
+        return out
+
     def _run(self) -> None:
         while not self._stop.wait(1.0):
             now = time.monotonic()
             for name, p in self.procs.items():
                 try:
-                    self.samples[name].append((now, p.cpu_percent(None), p.memory_info().rss / 2**20))
+                    tree = self._tree(p)
+                    self.samples[name].append((now, sum(q.cpu_percent(None) for q in tree),
+                                               sum(q.memory_info().rss for q in tree) / 2**20))
                 except Exception:  # noqa: BLE001 - a node that died or restarted: skip the sample
                     continue
 
