@@ -23,6 +23,8 @@ def test_reply_streams_as_speakable_sentences(chat_server):
     assert pieces[:2] == ["Jazz is music built on improvisation,", "swing and the blues."]  # a short first piece
     assert pieces[-1] == "Do you play an instrument?"
     assert " ".join(pieces) == ANSWER
+    # Its own count of what streamed: a reply cut short never gets the server's timings.
+    assert stream.deltas_received == -(-len(ANSWER) // 7) and stream.pieces_per_second() > 0
     request = chat_server.requests[0]
     assert request["stream"] is True and request["model"] == "robot-llm"
     # The cap holds whatever the model says.

@@ -51,6 +51,8 @@ class ChatStream:
     def __init__(self, config: LlmConfig) -> None:
         self.config = config
         self.timings: dict = {}  # llama.cpp's last "timings": prompt_n, predicted_per_second, ...
+        self.deltas_received = 0  # text pieces streamed; the timings come only with the last, not when cut short
+        self._first_last: list[float] = []  # monotonic times of the first and the latest piece
         self._lock = threading.Lock()
         self._connection: http.client.HTTPConnection | None = None
         self._aborted = False
@@ -63,6 +65,13 @@ class ChatStream:
             with contextlib.suppress(OSError):
                 connection.sock.shutdown(socket.SHUT_RDWR)  # wakes the reading thread now
 
+    def pieces_per_second(self) -> float | None:
+        """The stream's own generation rate (llama.cpp sends one token a piece), for when the server's timings are
+        missing: a reply cut short at its word limit never gets them."""
+        if self.deltas_received < 2 or self._first_last[-1] <= self._first_last[0]:
+            return None
+        return (self.deltas_received - 1) / (self._first_last[-1] - self._first_last[0])
+
     def deltas(self, messages: list[dict[str, str]]) -> Iterator[str]:
         url = urllib.parse.urlsplit(self.config.url.rstrip("/") + "/chat/completions")
         body = json.dumps({"model": self.config.model, "messages": messages, "stream": True,
@@ -72,6 +81,7 @@ class ChatStream:
         kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         connection = kind(url.hostname, url.port, timeout=self.config.timeout_s)
         deadline = time.monotonic() + self.config.deadline_s
+        self.deltas_received, self._first_last = 0, []
         with self._lock:
             if self._aborted:
                 raise LlmCancelled
@@ -88,6 +98,8 @@ class ChatStream:
                 if delta is None:
                     return
                 if delta:
+                    self.deltas_received += 1
+                    self._first_last[1:] = [time.monotonic()]
                     yield delta
         except (OSError, http.client.HTTPException) as exc:
             if self._aborted:
@@ -280,7 +292,10 @@ class LlmWorker:
                 self._current = None
                 for old in [j for j in self._cancelled if j < job_id - 1000]:  # the cancellations of old jobs
                     del self._cancelled[old]
-        self.deliver(LlmEvent(job_id, "done", timings=stream.timings or None))
+        timings = dict(stream.timings)
+        if "predicted_per_second" not in timings and stream.pieces_per_second() is not None:
+            timings["predicted_per_second"] = stream.pieces_per_second()
+        self.deliver(LlmEvent(job_id, "done", timings=timings or None))
 
     def _failed(self, exc: Exception) -> None:
         self.deliver(LlmEvent(self._latest, "failed", f"{type(exc).__name__}: {exc}"))

@@ -53,7 +53,8 @@ class Chat:
                     pieces.append(piece)
                 if pieces:
                     out.update(reply=" ".join(pieces), source="llm", intent="llm", action="")
-                out["llm_timings"] = stream.timings
+                out["llm_deltas"] = stream.deltas_received
+                out["llm_timings"] = stream.timings  # empty when the reply was cut short before the model ended
             except LlmError as exc:
                 out["llm_error"] = str(exc)  # the embedded reply stands
         said = out["reply"]
