@@ -35,6 +35,18 @@ def test_reply_streams_as_speakable_sentences(chat_server):
     assert list(sentences(iter(["Sure"]))) == ["Sure"]  # unless that is all there is
 
 
+def test_a_long_first_sentence_starts_the_voice_at_a_phrase():
+    """Small models write long sentences without commas: the first piece ends before a phrase's first word."""
+    said = "The crew are still breathing fire with a smile on their faces. It was fun, and I liked it."
+    words = iter(word + " " for word in said.split())
+    assert list(sentences(words)) == ["The crew are still breathing fire", "with a smile on their faces.",
+                                      "It was fun, and I liked it."]
+    assert list(sentences(iter(["I am so happy to see you", " with"]))) == ["I am so happy to see you with"]
+    # The sentence the first piece began is finished even when the model stops without punctuation.
+    assert list(sentences(iter(["I am so happy to see you with", " me"]))) == ["I am so happy to see you", "with me"]
+    assert list(sentences(iter(["Oh it is good to see you"]))) == ["Oh it is good to see you"]  # too short to cut
+
+
 def test_unreachable_or_slow_endpoint_is_a_clear_error():
     with pytest.raises(LlmError, match=r"127\.0\.0\.1"):
         list(ChatStream(LlmConfig(dead_url(), timeout_s=1.0)).deltas([]))

@@ -25,6 +25,10 @@ from optimus_voice.common.worker import Worker
 SYSTEM_PROMPT = ("You are the voice of a friendly humanoid robot. Answer in one to three short spoken sentences, "
                  "plain words only: no lists, no markdown, no emoji.")
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[,;:])\s+")
+# Where a first piece may end without punctuation: before a word that starts a new phrase. Small models write long
+# sentences without commas; waiting for their end held the voice back by a second (bench e2e --llm local).
+_PHRASE_START = re.compile(r"\s+(?=(?:and|but|or|so|because|with|that|which|who|when|where|while|for|to|in|on|at|"
+                           r"of|from|after|before|as|if|like|about|into|than)\s)", re.IGNORECASE)
 
 
 class LlmError(RuntimeError):
@@ -128,20 +132,25 @@ class ChatStream:
             raise LlmError(f"not a chat completion chunk: {data[:80]!r}") from exc
 
 
-def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, first_min_words: int = 4
-              ) -> Iterator[str]:
+def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, first_min_words: int = 4,
+              first_phrase_words: int = 6) -> Iterator[str]:
     """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words` (the first piece
-    already at `first_min_words`, so the voice can start sooner). The reply stops
+    already at `first_min_words`, so the voice can start sooner, or with no punctuation in sight before a phrase's
+    first word such as "with" or "because", once it has `first_phrase_words`). The reply stops
     at the last whole piece within `max_words` (the first is cut there if it alone is longer), or where the model
     repeats a piece it said already; a piece it left unfinished at its token limit (no end punctuation) is not
-    spoken unless nothing else was."""
-    buffer, said, seen = "", 0, set()
+    spoken unless nothing else was, or it finishes the sentence the first piece began."""
+    buffer, said, seen, mid_sentence = "", 0, set(), False
     for delta in deltas:
         buffer += delta
         while True:
             least = first_min_words if not said else min_words
             cut = next((m.end() for m in _BOUNDARY.finditer(buffer)
                         if buffer[m.start() - 1] in ".!?" or len(buffer[:m.start()].split()) >= least), None)
+            phrase_cut = cut is None and not said
+            if phrase_cut:
+                cut = next((m.end() for m in _PHRASE_START.finditer(buffer)
+                            if len(buffer[:m.start()].split()) >= first_phrase_words), None)
             if cut is None:
                 break
             piece, buffer = buffer[:cut].strip(), buffer[cut:]
@@ -154,13 +163,14 @@ def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, fi
             if said and said + len(words) > max_words:
                 return
             said += len(words[:max_words])
+            mid_sentence = phrase_cut  # the next piece finishes the sentence this one began
             yield " ".join(words[:max_words])
             if said >= max_words:
                 return
     tail = buffer.split()
     if tail and not said:
         yield " ".join(tail[:max_words])
-    elif tail and buffer.rstrip()[-1] in ".!?" and said + len(tail) <= max_words:
+    elif tail and (buffer.rstrip()[-1] in ".!?" or mid_sentence) and said + len(tail) <= max_words:
         yield " ".join(tail)
 
 
