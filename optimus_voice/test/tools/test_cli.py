@@ -92,3 +92,17 @@ def test_demo_audio_is_a_conversation_under_a_minute_that_says_what_is_synthesiz
     assert len(lines) == 8 and sum("synthesized" in line for line in lines) == 7
     assert sum("recording" in line and "CC0" in line for line in lines) == 1
     assert sum("over the robot" in line for line in lines) == 1
+
+
+def test_bench_turns_scores_endpointing_rules_on_the_pauses_of_real_speech(data_dir):
+    clips = [str(data_dir / name) for name in ("jfk.wav", "cv_concourse.wav", "cv_what_did_he_look_like.wav")]
+    result = json.loads(cli("bench", "turns", *clips, "--json").stdout)
+    jfk = next(u for u in result["utterances"] if u["clip"] == "jfk.wav")
+    inner = [p for p in jfk["pauses"] if p["silence_ms"] is not None]
+    assert len(inner) >= 2 and jfk["pauses"][-1]["silence_ms"] is None  # JFK pauses between phrases, then ends
+    assert all(0 <= p["done"] <= 1 and p["text"] for p in jfk["pauses"])
+    report = result["report_half"]
+    assert set(report) == {"fixed", "text_rule", "model_defaults", "model_tuned"}
+    # A longer fixed silence never cuts more: the curve only goes down.
+    cuts = [o["clips_cut_pct"] for o in report["fixed"].values()]
+    assert cuts == sorted(cuts, reverse=True)

@@ -156,16 +156,20 @@ def from_wavs(files: Iterable[str | Path], out: str | Path, *, frame_ms: float =
     start_ns = now_ns() if start_ns is None else start_ns
     gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
     index = 0
+    spans = []  # (first, end) sample index of each file's audio
     with BagWriter(out) as writer:
         lead = np.zeros(int(lead_s * SAMPLE_RATE), np.float32)
         for i, path in enumerate(files):
-            stream = np.concatenate([lead if i == 0 else gap[:0], load_audio(path), gap])
+            speech = load_audio(path)
+            first = index + (len(lead) if i == 0 else 0)
+            spans.append((first, first + len(speech)))
+            stream = np.concatenate([lead if i == 0 else gap[:0], speech, gap])
             for _, chunk in frames(stream, frame):
                 stamp = start_ns + index * NS_PER_S // SAMPLE_RATE
                 writer.write(topics.AUDIO_IN.name, audio_frame(chunk, index, stamp), stamp)
                 index += len(chunk)
         count = writer.count
-    return {"bag": str(out), "frames": count, "samples": index, "seconds": index / SAMPLE_RATE}
+    return {"bag": str(out), "frames": count, "samples": index, "seconds": index / SAMPLE_RATE, "spans": spans}
 
 
 def audio_chunks(path: str | Path, topic: str = topics.AUDIO_IN.name) -> Iterator[tuple[np.ndarray, int, int, int]]:

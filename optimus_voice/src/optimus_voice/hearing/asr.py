@@ -18,14 +18,18 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from optimus_voice.audio_io.sources import AudioChunk
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S, TurnCounter, now_ns
-from optimus_voice.hearing.endpoint import sounds_complete
+from optimus_voice.hearing.endpoint import needed_silence_ms, sounds_complete
 from optimus_voice.hearing.vad import WINDOW, SileroVad
 from optimus_voice.hearing.whisper import Hypothesis, WhisperRecognizer
+
+if TYPE_CHECKING:
+    from optimus_voice.hearing.turn_model import SmartTurn, TurnVerdict
 
 
 def ms_to_samples(ms: float) -> int:
@@ -47,6 +51,13 @@ class AsrConfig:
     partial_interval_ms: float = 500.0  # speech between two partial transcripts; 0 disables partials
     partial_max_lag_ms: float = 150.0   # skip a partial while the audio being processed is older than this
     background_partials: bool = False   # decode partials on a thread of their own (a second recognizer worker)
+    # The audio turn model (Smart Turn) at each pause, fused with the text rule (endpoint.needed_silence_ms). Its
+    # thresholds and silences were tuned by `optimus-voice bench turns` on half the speakers (BENCHMARKS.md).
+    turn_model: bool = False
+    turn_hold_below: float = 0.02       # below this the voice says "more to come": hold_silence_ms
+    turn_done_above: float = 0.5        # above this, and the text complete: fast_silence_ms
+    fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
+    unsure_silence_ms: float = 400.0    # silence that ends a turn the text and the voice disagree on
 
 
 CONFIG_HELP = {
@@ -63,6 +74,11 @@ CONFIG_HELP = {
     "partial_interval_ms": "Speech between partial transcripts (ms); 0 disables partials.",
     "partial_max_lag_ms": "Skip a partial while the audio being processed is older than this (ms): catching up "
                           "with real time comes first.",
+    "turn_model": "Run the audio turn model (Smart Turn v3.2) at each pause and fuse it with the text rule.",
+    "turn_hold_below": "Turn-model probability below which a pause holds the turn, whatever the text says.",
+    "turn_done_above": "Turn-model probability above which a complete-sounding turn ends after fast_silence_ms.",
+    "fast_silence_ms": "Silence that ends a turn both the text and the turn model call finished (ms).",
+    "unsure_silence_ms": "Silence that ends a turn the text and the turn model disagree on (ms).",
     "background_partials": "Decode partials on a thread of their own (the recognizer gets a second worker), so "
                            "the final decode at a pause never waits for one; worth it with cores to spare.",
 }
@@ -112,6 +128,7 @@ class _Turn:
     previous_words: list[str] = field(default_factory=list)
     stable: int = 0
     speculative: tuple[int, Hypothesis] | None = None  # (end of speech index, hypothesis) at the current pause
+    done: float | None = None  # the turn model's probability, at the current pause, that the user is finished
 
 
 _NORM = re.compile(r"[^\w']+")
@@ -135,9 +152,15 @@ class StreamingAsr:
     """VAD-segmented turns with periodic partial decodes and a speculative final decode at the first pause."""
 
     def __init__(self, vad: SileroVad, recognizer: WhisperRecognizer, config: AsrConfig | None = None,
-                 turns: TurnCounter | None = None, clock: Callable[[], int] = now_ns) -> None:
+                 turns: TurnCounter | None = None, clock: Callable[[], int] = now_ns,
+                 turn_model: SmartTurn | None = None) -> None:
         self.vad = vad
         self.recognizer = recognizer
+        # Hears at each pause whether the user is done (used when cfg.turn_model is on); it runs on a thread of its
+        # own beside the speculative decode, so it adds no time to the pause.
+        self.turn_model = turn_model
+        self._turn_thread = ThreadPoolExecutor(1, "asr-turn-model") if turn_model is not None else None
+        self.last_verdict: TurnVerdict | None = None
         self.cfg = config or AsrConfig()
         self.turns = turns or TurnCounter()
         self.clock = clock  # the clock the audio is stamped with: how far behind real time the audio being heard is
@@ -188,9 +211,10 @@ class StreamingAsr:
         return self._end_turn(self._index) if self._turn else []
 
     def close(self) -> None:
-        """Stop the partials' thread (a decode it is running is dropped)."""
-        if self._partials is not None:
-            self._partials.shutdown(wait=False, cancel_futures=True)
+        """Stop the partials' and the turn model's threads (work they are running is dropped)."""
+        for pool in (self._partials, self._turn_thread):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _keep(self, samples: np.ndarray) -> None:
@@ -229,12 +253,17 @@ class StreamingAsr:
                 self.on_pause(VadEvent("ongoing", t.turn_id, p, t.start_index, t.start_ns, end_index,
                                        self.stamp(end_index)))
             self._pending = None  # a partial still decoding is older than what the pause decodes
+            verdict = self._hear_turn_end(end_index)
             hyp = self._decode(end_index, word_timestamps=True)
             t.speculative = (end_index, hyp)
+            t.done = None
+            if verdict is not None:
+                self.last_verdict = verdict.result()
+                t.done = self.last_verdict.complete
             events.append(self._partial_event(hyp))
         needed = cfg.hold_silence_ms
-        if t.speculative is not None and sounds_complete(t.speculative[1].text):
-            needed = cfg.end_silence_ms
+        if t.speculative is not None:
+            needed = needed_silence_ms(sounds_complete(t.speculative[1].text), t.done, cfg)
         if self._silence_run >= ms_to_samples(max(needed, cfg.spec_silence_ms)):
             events += self._end_turn(end_index)
         return events
@@ -269,6 +298,14 @@ class StreamingAsr:
         audio = np.concatenate(t.audio) if len(t.audio) > 1 else t.audio[0]
         t.audio = [audio]
         return audio
+
+    def _hear_turn_end(self, end_index: int) -> Future | None:
+        """Start the turn model on the turn's audio up to this pause (as much silence as the pause has so far)."""
+        if self._turn_thread is None or self.turn_model is None or not self.cfg.turn_model:
+            return None
+        t = self._turn
+        audio = self._turn_audio()[:end_index - t.start_index + ms_to_samples(self.cfg.spec_silence_ms)]
+        return self._turn_thread.submit(self.turn_model.predict, audio)
 
     def _decode(self, end_index: int, word_timestamps: bool) -> Hypothesis:
         """Decode the turn up to end_index plus trailing_ms of silence: what has arrived of it, and digital silence

@@ -6,7 +6,12 @@ is someone thinking, and gets longer before the turn ends.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from optimus_voice.common.words import words
+
+if TYPE_CHECKING:
+    from optimus_voice.hearing.asr import AsrConfig
 
 # Words a finished sentence almost never ends with, even when Whisper put a full stop after them: conjunctions,
 # fillers, articles and possessives. Kept short on purpose; "Where are you from?" must still count as complete.
@@ -35,3 +40,16 @@ def sounds_complete(text: str) -> bool:
     if not said or said[-1] in CONTINUATION_WORDS:
         return False
     return text[-1] in "?!" or said[-1] not in STATEMENT_CONTINUATION_WORDS
+
+
+def needed_silence_ms(complete_text: bool, done: float | None, cfg: AsrConfig) -> float:
+    """The silence that ends the turn at a pause, from the text rule and, when it ran, the audio turn model's
+    probability `done` that the user is finished. Both calling it finished end it soonest (fast_silence_ms); the
+    voice saying "more to come" holds it whatever the text says; in between, unsure_silence_ms."""
+    if done is None:
+        return cfg.end_silence_ms if complete_text else cfg.hold_silence_ms
+    if done < cfg.turn_hold_below:
+        return cfg.hold_silence_ms
+    if complete_text and done >= cfg.turn_done_above:
+        return cfg.fast_silence_ms
+    return cfg.unsure_silence_ms if complete_text or done >= cfg.turn_done_above else cfg.hold_silence_ms

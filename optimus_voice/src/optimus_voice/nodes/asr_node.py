@@ -19,11 +19,14 @@ from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, RUN, Param
 from optimus_voice_msgs.msg import AudioFrame, Transcript, VoiceActivity, Word
 
 _DEFAULTS = AsrConfig()
-# Ranges of the streaming settings; all but background_partials take effect at once (`ros2 param set`).
+# Ranges of the streaming settings; all but those of _AT_CONFIGURE take effect at once (`ros2 param set`).
 _RANGES = {"vad_threshold": (0.0, 1.0), "vad_neg_threshold": (0.0, 1.0), "min_speech_ms": (32.0, 5000.0),
            "spec_silence_ms": (32.0, 5000.0), "end_silence_ms": (32.0, 10000.0), "hold_silence_ms": (32.0, 10000.0),
            "max_turn_s": (1.0, 120.0), "preroll_ms": (0.0, 2000.0), "trailing_ms": (0.0, 2000.0),
-           "partial_interval_ms": (0.0, 10000.0), "partial_max_lag_ms": (0.0, 10000.0)}
+           "partial_interval_ms": (0.0, 10000.0), "partial_max_lag_ms": (0.0, 10000.0),
+           "turn_hold_below": (0.0, 1.0), "turn_done_above": (0.0, 1.0), "fast_silence_ms": (32.0, 10000.0),
+           "unsure_silence_ms": (32.0, 10000.0)}
+_AT_CONFIGURE = ("background_partials", "turn_model")  # they decide which workers and models are loaded
 COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                  "bfloat16", "float32")
 
@@ -40,12 +43,14 @@ class AsrNode(VoiceNode):
               1, 64, when=CONFIGURE),
         Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package.",
               when=READ_ONLY),
+        Param("turn_model_path", "", "Smart Turn ONNX file; empty: smart-turn-v3.2-cpu from the pipecat-ai package.",
+              when=READ_ONLY),
         Param("window_pad_s", 1.0, "Mel window = utterance + this many seconds (faster than Whisper's 30 s window).",
               0.0, 29.0, when=CONFIGURE),
         Param("full_window", False, "Decode with Whisper's full 30 s window (slower; for comparison).",
               when=CONFIGURE),
         *(Param(name, value, CONFIG_HELP[name], *_RANGES.get(name, (None, None)),
-                when=CONFIGURE if name == "background_partials" else RUN)
+                when=CONFIGURE if name in _AT_CONFIGURE else RUN)
           for name, value in asdict(_DEFAULTS).items()),
         Param("max_queue_s", 10.0, "Audio allowed to wait for the recognizer before the oldest is dropped (s).",
               1.0, 120.0),
@@ -56,6 +61,7 @@ class AsrNode(VoiceNode):
         self._worker: Worker | None = None
         self.engine: StreamingAsr | None = None
         self._next_index: int | None = None  # sample index the next frame should start at
+        self._verdict = None  # the turn model's latest verdict, once reported
 
     def configure_stage(self) -> None:
         cfg = AsrConfig(**{f.name: self.param(f.name) for f in fields(AsrConfig)})
@@ -65,7 +71,12 @@ class AsrNode(VoiceNode):
                                        threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
                                        full_window=self.param("full_window"),
                                        workers=2 if cfg.background_partials else 1)
-        self.engine = StreamingAsr(vad, recognizer, cfg, clock=self.now_ns)
+        turn_model = None
+        if cfg.turn_model:
+            from optimus_voice.hearing.turn_model import SmartTurn
+
+            turn_model = SmartTurn(self.param("turn_model_path"))
+        self.engine = StreamingAsr(vad, recognizer, cfg, clock=self.now_ns, turn_model=turn_model)
         self.engine.on_pause = self._publish
         self.engine.on_speech_audio = self._publish_speech
         self.vad_pub = self.publisher(topics.VOICE_ACTIVITY)
@@ -107,6 +118,10 @@ class AsrNode(VoiceNode):
     def _recognize(self, chunk: AudioChunk) -> None:
         for event in self.engine.push(chunk):
             self._publish(event)
+        if self.engine.last_verdict is not self._verdict and self.engine.last_verdict is not None:
+            self._verdict = self.engine.last_verdict
+            self.health.timing("turn_model", self._verdict.features_ms + self._verdict.model_ms)
+            self.health.set_value("turn_done_last", round(self._verdict.complete, 3))
         self.health.set_value("queue_frames", self._worker.pending())
 
     def _recognition_failed(self, exc: Exception) -> None:  # keep listening whatever one chunk did

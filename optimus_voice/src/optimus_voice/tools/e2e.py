@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +83,21 @@ class ResourceSampler:
         return out
 
 
+def _name_clips(turns: list[dict], activity: list, clips: list, spans: list[tuple[int, int]]) -> None:
+    """Each turn gets the clip its speech came from (`clip`, `clip_index`): the one its speech started in, by
+    sample index (the bag's indices reach the recognizer unchanged)."""
+    starts = {m.turn_id: m.start_sample_index for m in activity if m.event == m.SPEECH_START}
+    for turn in turns:
+        start = starts.get(turn["turn_id"])
+        if start is None:
+            continue
+        # The turn's start includes the preroll: the clip is the one whose end comes after the speech start.
+        for i, (_first, end) in enumerate(spans):
+            if start < end:
+                turn["clip"], turn["clip_index"] = Path(str(clips[i])).name, i
+                break
+
+
 def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = None, record: Path | None = None,
         repeat: int = 1, echo=print, llm: str = "off") -> dict:
     """Run the graph on the clips; return per-turn latencies, their p50/p95, and each node's CPU and memory.
@@ -120,11 +135,15 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
         recording.stop()
         probe.close()
     turns = turn_timing.turn_timings({t.name: probe.of(t) for t in watched})
+    _name_clips(turns, probe.of(topics.VOICE_ACTIVITY), list(clips) * repeat, info["spans"])
     result = {"machine": machine(), "clips": [str(c) for c in clips], "audio_s": round(info["seconds"], 1),
               "pause_s": pause_s,
               "turns": turns, "answered_turns": sum(1 for t in turns if "first_audio" in t),
               "resources": resources, "work_dir": str(work), "session_bag": str(record),
               **turn_timing.summary(turns)}
+    per_clip = Counter(t["clip_index"] for t in turns if "clip_index" in t)
+    result["clips_cut"] = [Path(str(result["clips"][i % len(clips)])).name for i, n in sorted(per_clip.items())
+                           if n > 1]
     half = len(turns) // 2  # latency stability: the first half of the turns against the second
     result["voice_to_voice_halves_p50_ms"] = [
         turn_timing.percentiles([t["first_audio"] for t in part if "first_audio" in t])["p50"]

@@ -1,4 +1,5 @@
-"""`optimus-voice bench e2e [CLIP...]`: voice-to-voice latency of the whole graph on real speech."""
+"""`optimus-voice bench e2e [CLIP...]`: voice-to-voice latency of the whole graph on real speech;
+`optimus-voice bench turns [CLIP...]`: when turns end, false cut-offs against latency."""
 
 from __future__ import annotations
 
@@ -32,11 +33,47 @@ def cmd_e2e(ns: argparse.Namespace) -> int:
     for name, r in result["resources"].items():
         print(f"  {name:10s} CPU idle {r['cpu_idle_pct']}%  active {r['cpu_active_pct']}%  "
               f"RSS max {r['rss_max_mb']} MB (fifths of the run {r['rss_fifths_mb']} MB)")
+    print(f"clips cut into more than one turn: {', '.join(result['clips_cut']) or 'none'}")
     print(f"voice to voice p50, first and second half of the turns: {result['voice_to_voice_halves_p50_ms']} ms; "
           f"problem counters: {result['node_counters'] or 'none'}")
     print(f"session bag: {result['session_bag']} (optimus-voice report BAG draws its timeline)")
     print(f"whole stack RSS {result['whole_stack_rss_mb']} MB; idle listening {result['idle_cpu_pct_of_one_core']}% "
           "of one core")
+    return 0
+
+
+def turn_rows(clips: list[str]) -> list[dict]:
+    """Clips with their speakers: the given files (each its own speaker), else Common Voice and misc."""
+    if clips:
+        return [{"path": c, "speaker": Path(c).stem} for c in clips]
+    rows = []
+    for name in ("asr_commonvoice_dev", "asr_misc_dev"):
+        manifest = DEFAULT_SET.parent / name / "manifest.csv"
+        if not manifest.exists():
+            raise SystemExit(f"no clips given and {manifest} does not exist: pass audio files")
+        with manifest.open(newline="") as f:
+            rows += [{"path": str(manifest.parent / r["file"]),
+                      "speaker": f"{name}/{r.get('speaker') or r['speaker_id']}"} for r in csv.DictReader(f)]
+    return rows
+
+
+def cmd_turns(ns: argparse.Namespace) -> int:
+    from optimus_voice.tools import turn_bench
+
+    result = turn_bench.run(turn_rows(ns.clips), echo=(lambda *_: None) if ns.json else print)
+    if ns.plot:
+        turn_bench.plot(result, ns.plot)
+    if ns.json:
+        print(json.dumps(result))
+        return 0
+    report = result["report_half"]
+    print(f"report half ({result['clips_by_half']['report']} clips; tuned on the other "
+          f"{result['clips_by_half']['tune']}: {result['tuned']})")
+    for name, o in [*((f"fixed {ms} ms", o) for ms, o in report["fixed"].items()),
+                    ("text rule", report["text_rule"]), ("text + turn model", report["model_tuned"])]:
+        print(f"  {name:18s} clips cut {o['clips_cut_pct']:5.1f}%  inner pauses cut {o['inner_pauses_cut_pct']:5.1f}%"
+              f"  latency p50 {o['latency_p50_ms']} ms, mean {o['latency_mean_ms']} ms")
+    print(f"turn model: {result['model_ms']} ms a pause")
     return 0
 
 
@@ -53,3 +90,11 @@ def add_parser(sub) -> None:
     e2e.add_argument("--llm", default="off", metavar="off|local|URL", help="language model for chat (launch "
                      "argument llm); the first sentence of its replies is timed as llm_first_sentence_ms")
     e2e.set_defaults(func=cmd_e2e)
+    turns = kinds.add_parser("turns", help="end of turn: false cut-offs against latency, fixed silences beside "
+                             "the text rule and the audio turn model (tuned on half the speakers, reported on the "
+                             "other)")
+    turns.add_argument("clips", nargs="*", help="speech files, one utterance each (default: Common Voice and misc "
+                       "from ../shared/data)")
+    turns.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
+    turns.add_argument("--plot", help="draw the curve to this PNG")
+    turns.set_defaults(func=cmd_turns)
