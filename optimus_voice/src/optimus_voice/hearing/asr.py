@@ -55,7 +55,7 @@ class AsrConfig:
     # thresholds and silences were tuned by `optimus-voice bench turns` on half the speakers (BENCHMARKS.md).
     turn_model: bool = False
     turn_hold_below: float = 0.02       # below this the voice says "more to come": hold_silence_ms
-    turn_done_above: float = 0.5        # above this, and the text complete: fast_silence_ms
+    turn_done_above: float = 0.7        # above this, and the text complete: fast_silence_ms
     fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
     unsure_silence_ms: float = 400.0    # silence that ends a turn the text and the voice disagree on
 
