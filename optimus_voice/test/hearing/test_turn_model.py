@@ -62,4 +62,5 @@ def test_a_pause_inside_a_question_holds_the_turn(asr_parts, smart_turn, data_di
         return [e.hypothesis.text for e in events if isinstance(e, TranscriptEvent) and e.is_final]
 
     assert len(finals(False)) == 2
-    assert [t.lower().rstrip("?.") for t in finals(True)] == ["what did he look like"]
+    held = finals(True)
+    assert len(held) == 1 and "look like" in held[0].lower(), held
