@@ -303,8 +303,9 @@ class LlmWorker:
                 for old in [j for j in self._cancelled if j < job_id - 1000]:  # the cancellations of old jobs
                     del self._cancelled[old]
         timings = dict(stream.timings)
-        if "predicted_per_second" not in timings and stream.pieces_per_second() is not None:
-            timings["predicted_per_second"] = stream.pieces_per_second()
+        rate = stream.pieces_per_second()
+        if "predicted_per_second" not in timings and rate is not None:
+            timings["predicted_per_second"] = rate
         self.deliver(LlmEvent(job_id, "done", timings=timings or None))
 
     def _failed(self, exc: Exception) -> None:

@@ -301,11 +301,11 @@ class StreamingAsr:
 
     def _hear_turn_end(self, end_index: int) -> Future | None:
         """Start the turn model on the turn's audio up to this pause (as much silence as the pause has so far)."""
-        if self._turn_thread is None or self.turn_model is None or not self.cfg.turn_model:
+        if self._turn_thread is None or not self.cfg.turn_model:  # the thread is there when the model is
             return None
         t = self._turn
         audio = self._turn_audio()[:end_index - t.start_index + ms_to_samples(self.cfg.spec_silence_ms)]
-        return self._turn_thread.submit(self.turn_model.predict, audio)
+        return self._turn_thread.submit(self.turn_model.predict, audio)  # type: ignore[union-attr]
 
     def _decode(self, end_index: int, word_timestamps: bool) -> Hypothesis:
         """Decode the turn up to end_index plus trailing_ms of silence: what has arrived of it, and digital silence

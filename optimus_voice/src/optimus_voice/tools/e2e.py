@@ -142,8 +142,8 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
               "resources": resources, "work_dir": str(work), "session_bag": str(record),
               **turn_timing.summary(turns)}
     per_clip = Counter(t["clip_index"] for t in turns if "clip_index" in t)
-    result["clips_cut"] = [Path(str(result["clips"][i % len(clips)])).name for i, n in sorted(per_clip.items())
-                           if n > 1]
+    names = {t["clip_index"]: t["clip"] for t in turns if "clip_index" in t}
+    result["clips_cut"] = [names[i] for i, n in sorted(per_clip.items()) if n > 1]
     half = len(turns) // 2  # latency stability: the first half of the turns against the second
     result["voice_to_voice_halves_p50_ms"] = [
         turn_timing.percentiles([t["first_audio"] for t in part if "first_audio" in t])["p50"]

@@ -58,15 +58,15 @@ def pauses_of(audio: np.ndarray, vad, recognizer, model, cfg: AsrConfig) -> list
     audio = np.concatenate([audio.astype(np.float32), np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)])
     probs = vad.push(audio)
     spec = ms_to_samples(cfg.spec_silence_ms)
-    start, speech_run, silence_run, pauses = None, 0, 0, []
+    opened = _turn_opens(probs, cfg)
+    if opened is None:
+        return []
+    first, speech_run = opened
+    start = max(0, (first + 1) * WINDOW - speech_run - ms_to_samples(cfg.preroll_ms))
+    silence_run, pauses = 0, []
     pause_at: int | None = None
-    for i, p in enumerate(probs):
+    for i, p in enumerate(probs[first + 1:], first + 1):
         w0 = i * WINDOW
-        if start is None:
-            speech_run = speech_run + WINDOW if p >= cfg.vad_threshold else 0
-            if speech_run >= ms_to_samples(cfg.min_speech_ms):
-                start = max(0, w0 + WINDOW - speech_run - ms_to_samples(cfg.preroll_ms))
-            continue
         if p < cfg.vad_neg_threshold:
             silence_run += WINDOW
             if silence_run >= spec and pause_at is None:
@@ -83,19 +83,21 @@ def pauses_of(audio: np.ndarray, vad, recognizer, model, cfg: AsrConfig) -> list
     for n, pause in enumerate(pauses):
         after = int((pause.at_s * SAMPLE_RATE + pause.silence_ms * SAMPLE_RATE / 1000) // WINDOW) \
             if not math.isinf(pause.silence_ms) else len(probs)
-        if not _opens_turn(probs[after:], cfg):
+        if _turn_opens(probs[after:], cfg) is None:
             pause.silence_ms = math.inf
             return pauses[:n + 1]
     return pauses
 
 
-def _opens_turn(probs: list[float], cfg: AsrConfig) -> bool:
+def _turn_opens(probs: list[float], cfg: AsrConfig) -> tuple[int, int] | None:
+    """(window, speech run) where the recognizer would open a turn in `probs`, if it would: min_speech_ms of
+    windows at vad_threshold or above."""
     run, needed = 0, ms_to_samples(cfg.min_speech_ms)
-    for p in probs:
+    for i, p in enumerate(probs):
         run = run + WINDOW if p >= cfg.vad_threshold else 0
         if run >= needed:
-            return True
-    return False
+            return i, run
+    return None
 
 
 def _pause(audio: np.ndarray, start: int, end: int, recognizer, model, cfg: AsrConfig) -> Pause:
