@@ -22,6 +22,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models/emotion", glob("models/emotion/*.onnx") + glob("models/emotion/*.md")
          + glob("models/emotion/*.json") + glob("models/emotion/*.png")),
+        (f"share/{PACKAGE}/models/voices", glob("models/voices/*.onnx") + glob("models/voices/*.md")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

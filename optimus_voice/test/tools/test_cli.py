@@ -106,3 +106,20 @@ def test_bench_turns_scores_endpointing_rules_on_the_pauses_of_real_speech(data_
     # A longer fixed silence never cuts more: the curve only goes down.
     cuts = [o["clips_cut_pct"] for o in report["fixed"].values()]
     assert cuts == sorted(cuts, reverse=True)
+
+
+def test_diarize_prints_rttm_for_files_and_bags(data_dir, tmp_path, speech_bag):
+    import numpy as np
+    import soundfile as sf
+    from optimus_voice.audio_io.sources import load_audio
+
+    jfk, other = load_audio(data_dir / "jfk.wav"), load_audio(data_dir / "librivox_ill_disposed.wav")
+    two = tmp_path / "two people.wav"
+    sf.write(two, np.concatenate([jfk, np.zeros(8000, np.float32), other, other]), 16000)
+    out = cli("diarize", "--rttm", str(two), str(speech_bag), str(tmp_path / "missing.wav"), check=False)
+    assert out.returncode == 1 and "missing.wav: error" in out.stderr  # the others were still diarized
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert rows and all(r[0] == "SPEAKER" and len(r) == 10 for r in rows)
+    ours = [r for r in rows if r[1] == "two_people"]  # RTTM fields are split on spaces: none in the uri
+    assert {r[7] for r in ours} == {"voice_0", "voice_1"}
+    assert [r for r in rows if r[1] == "speech"], "the bag's audio was diarized too"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from optimus_voice.tools.cli import bag, bench, chat, emotion, report, say, transcribe
+from optimus_voice.tools.cli import bag, bench, chat, diarize, emotion, report, say, transcribe
 
 
 def _launch_args(pairs: list[str]) -> dict[str, str]:
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bag.add_parser(sub)
     transcribe.add_parser(sub)
+    diarize.add_parser(sub)
     chat.add_parser(sub)
     say.add_parser(sub)
     emotion.add_parser(sub)
