@@ -157,3 +157,28 @@ def test_a_barge_in_stops_the_models_reply_too(dialogue):
     out = dialogue.transcript(2, "hold on, who made you", final=False, now_s=5.3)
     assert out == [Stop(1), CancelLlm(job.job_id)]  # the voice stops, and the model stops writing the rest
     assert dialogue.llm_sentence(job.job_id, "It has swing.") == []
+
+
+def test_each_voice_has_its_own_mood_history_and_name(dialogue):
+    def turn(turn_id, text, voice, mood=0.0, t=0.0):
+        dialogue.voice_activity(turn_id, True, False, t)
+        dialogue.voice_activity(turn_id, False, True, t + 1)
+        out = dialogue.transcript(turn_id, text, final=True, now_s=t + 1.2, voice_id=voice)
+        out += dialogue.emotion(turn_id, "neutral", mood, now_s=t + 1.25, voice_id=voice)
+        for say in said(out):
+            dialogue.progress(turn_id, "started", "")
+            dialogue.progress(turn_id, "done", say.text)
+        return said(out)
+
+    turn(1, "Hi, my name is Anna.", "voice_1", t=0)
+    turn(2, "I'm Tom", "voice_2", t=5)
+    (reply,) = turn(3, "do you remember my name", "voice_1", t=10)
+    assert reply.text == "You're Anna."
+    # Tom is down; Anna is not: a neutral turn of Tom's is answered as sad, Anna's is not.
+    sad = turn(4, "hello", "voice_2", mood=-0.8, t=15)
+    calm = turn(5, "hello", "voice_1", mood=0.0, t=20)
+    assert sad[0].style != calm[0].style or sad[0].expression != calm[0].expression
+    # Each voice's conversation holds only what that voice said.
+    anna = [m["content"] for m in dialogue.conversation_of("voice_1").history() if m["role"] == "user"]
+    tom = [m["content"] for m in dialogue.conversation_of("voice_2").history() if m["role"] == "user"]
+    assert "I'm Tom" not in anna and "hello" in anna and tom == ["I'm Tom", "hello"]

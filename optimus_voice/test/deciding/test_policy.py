@@ -79,3 +79,17 @@ def test_adjustments_carry_how_much(policy):
     assert (quietly.intent, quietly.action) == ("softer", "volume_down")
     level = policy.respond("set the volume to three")
     assert (level.action, level.amount, level.text) == ("volume_set", 3.0, "Okay, volume 3.")
+
+
+def test_each_voice_has_its_own_name_and_memory():
+    from optimus_voice.deciding.policy import Policy
+
+    policy = Policy(Path(__file__).parents[2] / "config" / "intents.yaml")
+    policy.respond("Hi, my name is Anna.", voice_id="voice_1")
+    policy.respond("call me Sam", voice_id="voice_2")
+    assert policy.respond("do you remember my name", voice_id="voice_1").text == "You're Anna."
+    assert policy.respond("do you remember my name", voice_id="voice_2").text == "You're Sam."
+    assert policy.respond("what's my name", voice_id="voice_3").intent == "no_name"  # a stranger
+    policy.respond("what time is it", voice_id="voice_1")
+    policy.respond("tell me a joke", voice_id="voice_2")
+    assert "what time is it" in policy.respond("what did I just ask", voice_id="voice_1").text

@@ -52,3 +52,26 @@ def test_sustained_speech_interrupts_unless_it_is_the_robots_echo():
     echo.user_started(2, 10.0)
     echo.heard(2, "chat with you and tell")       # the microphone hears the robot
     assert not echo.check_sustained(13.0)
+
+
+def test_another_voice_over_the_robot_is_judged_by_its_final_only():
+    from optimus_voice.deciding.turn_taking import TurnTaking
+
+    tt = TurnTaking(sustained_s=1.2)
+    tt.user_started(1, 0.0)
+    tt.user_finished(1, "what can you do", "voice_1")
+    tt.speaking(1, "I can chat with you and tell you the time", "voice_1")
+    tt.speech_started(1)
+    # A bystander talks while the robot answers voice_1: not their first words, not their long remark...
+    tt.user_started(2, 5.0)
+    assert not tt.heard(2, "did you see the game last night", "voice_2")
+    assert not tt.check_sustained(9.0)
+    # ...but their finished turn, with real words, does take the floor.
+    assert tt.user_finished(2, "did you see the game last night", "voice_2") == (True, True)
+    # Now voice_2 is answered: voice_1 is the bystander, and voice_2 interrupts at once.
+    tt.speaking(2, "I did not, I was busy chatting", "voice_2")
+    tt.speech_started(2)
+    tt.user_started(3, 12.0)
+    assert not tt.heard(3, "wait a second", "voice_1")
+    tt.user_started(4, 14.0)
+    assert tt.heard(4, "hold on, what about tomorrow", "voice_2")  # the addressee: at once

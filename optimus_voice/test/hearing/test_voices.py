@@ -68,3 +68,51 @@ def test_silence_and_noise_have_no_speakers() -> None:
     for audio in (np.zeros(5 * RATE, np.float32), (0.003 * rng.standard_normal(5 * RATE)).astype(np.float32)):
         result = Diarizer()(audio)
         assert result.segments == [] and result.speakers == []
+
+
+def _turn(voices, turn_id: int, audio: np.ndarray, chunk: int = 320):
+    for i in range(0, len(audio), chunk):
+        voices.add_audio(turn_id, 1000 * turn_id + i, audio[i:i + chunk])
+    return voices.finish(turn_id, 1000 * turn_id + len(audio))
+
+
+def test_each_person_keeps_one_voice_id_and_a_new_person_gets_a_new_one(encoder, clips) -> None:
+    from optimus_voice.hearing.voice_ids import TurnVoices
+
+    voices = TurnVoices(encoder)
+    jfk, other = clips["jfk"], clips["librivox_ill_disposed"]
+    first = _turn(voices, 1, jfk[:5 * RATE])
+    assert first.enrolled and first.voice_id == "voice_1"
+    second = _turn(voices, 2, other)
+    assert second.enrolled and second.voice_id == "voice_2"
+    again = _turn(voices, 3, jfk[6 * RATE:])
+    assert not again.enrolled and again.voice_id == "voice_1" and again.similarity > 0.75
+    # Embedding while the turn is spoken leaves little for its end: one window at most.
+    assert again.embed_ms > 0
+    assert [v.voice_id for v in voices.registry.voices] == ["voice_1", "voice_2"]
+
+
+def test_provisional_id_while_speaking_and_too_little_speech(encoder, clips) -> None:
+    from optimus_voice.hearing.voice_ids import TurnVoices
+
+    voices = TurnVoices(encoder)
+    jfk = clips["jfk"]
+    _turn(voices, 1, jfk[:5 * RATE])
+    assert voices.provisional(2) == ""  # nothing of turn 2 yet
+    for i in range(0, 3 * RATE, 320):
+        voices.add_audio(2, i, jfk[6 * RATE + i:6 * RATE + i + 320])
+    assert voices.provisional(2) == "voice_1"  # known before the turn ends
+    assert _turn(voices, 3, jfk[:RATE // 10]) is None  # 0.1 s: nobody can be told from that
+    assert len(voices.registry.voices) == 1
+
+
+def test_a_short_turn_of_a_stranger_takes_the_nearest_voice(encoder, clips) -> None:
+    from optimus_voice.hearing.voice_ids import TurnVoices, VoiceIdConfig, VoiceRegistry
+
+    voices = TurnVoices(encoder, VoiceRegistry(VoiceIdConfig(min_enroll_s=1.5, max_voices=2)))
+    _turn(voices, 1, clips["jfk"][:5 * RATE])
+    short = _turn(voices, 2, clips["cv_concourse"][:RATE])  # 1 s: too short to enroll
+    assert short.voice_id == "voice_1" and not short.enrolled
+    _turn(voices, 3, clips["librivox_ill_disposed"])
+    full = _turn(voices, 4, clips["cv_what_did_he_look_like"])  # a third person, but only 2 voices are kept
+    assert full.voice_id in ("voice_1", "voice_2") and len(voices.registry.voices) == 2

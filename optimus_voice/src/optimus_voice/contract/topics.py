@@ -58,8 +58,21 @@ FACE = Topic("/face/expression", "optimus_voice_msgs/msg/FaceExpression", QosCla
              "face actuator command: expression, blinks, visemes")
 FACE_MARKERS = Topic("/face/markers", "visualization_msgs/msg/MarkerArray", QosClass.ACTUATOR,
                      "rviz view of the face, the user's emotion and the last transcript")
+VOICES_TRACKED = Topic("/voices/tracked", "optimus_voice_msgs/msg/VoiceIds", QosClass.LATCHED,
+                        "the voices heard in this session (REP-155's /humans/voices/tracked)")
 DIAGNOSTICS = Topic("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", QosClass.EVENTS,
                     "health and timings of every node", global_name=True)
+
+# Per voice, as REP-155 lays out /humans/voices/<id>/...: `of_voice` gives the topic of one voice id.
+VOICE_SPEECH = Topic("/voices/{voice}/speech", "optimus_voice_msgs/msg/Transcript", QosClass.EVENTS,
+                     "what this voice said: its partial and final transcripts")
+VOICE_IS_SPEAKING = Topic("/voices/{voice}/is_speaking", "std_msgs/msg/Bool", QosClass.LATCHED,
+                          "whether this voice is speaking now")
+
+
+def of_voice(template: Topic, voice_id: str) -> Topic:
+    return Topic(template.name.format(voice=voice_id), template.type, template.qos, template.summary)
+
 
 def in_namespace(topic: Topic, namespace: str) -> str:
     """The topic's full name for a stack launched under `namespace` ("" or "/": the root)."""
@@ -68,5 +81,5 @@ def in_namespace(topic: Topic, namespace: str) -> str:
 
 
 ALL = (AUDIO_IN, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
-       SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, DIAGNOSTICS)
+       SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, VOICES_TRACKED, DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}

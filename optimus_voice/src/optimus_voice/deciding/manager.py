@@ -121,13 +121,23 @@ class DialogueManager:
         self.mood = 0.0
         self.robot_text = ""
         self.intent = ""
-        self.conversation = Conversation()
+        self.conversations: dict[str, Conversation] = {}  # per voice id: each person has their own history
+        self._voices: dict[int, str] = {}  # turn id -> the voice that spoke it
+        self._moods: dict[str, float] = {}  # voice id -> its mood valence (from /emotion)
         self._pending: dict[int, _Pending] = {}
         self._emotions: dict[int, str] = {}
         self._heard: dict[int, str] = {}
         self._llm: dict[int, _LlmReply] = {}   # turn -> the model's reply to it
         self._jobs = itertools.count(1)
         self._paused: set[int] = set()          # turns at a pause: their next partial is the speculative final
+
+    def conversation_of(self, voice_id: str = "") -> Conversation:
+        return self.conversations.setdefault(voice_id, Conversation())
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation with the voice heard last."""
+        return self.conversation_of(self._voices[max(self._voices)] if self._voices else "")
 
     def configure(self, config: DialogueConfig) -> None:
         """New settings (a parameter changed) take effect from the next event."""
@@ -154,16 +164,20 @@ class DialogueManager:
             self._paused.add(turn_id)
         return []
 
-    def transcript(self, turn_id: int, text: str, final: bool, now_s: float) -> list[Out]:
+    def transcript(self, turn_id: int, text: str, final: bool, now_s: float, voice_id: str = "") -> list[Out]:
         speaking_turn = self.turns.speaking_turn
+        if voice_id:
+            self._voices[turn_id] = voice_id
+            for old in sorted(self._voices)[:-HEARD_KEPT]:
+                del self._voices[old]
         if not final:
-            out = self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text) else []
+            out = self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text, voice_id) else []
             if turn_id in self._paused:
                 self._paused.discard(turn_id)
                 out += self._prepare(turn_id, text)
             return out
         self._paused.discard(turn_id)
-        answer, barge_in = self.turns.user_finished(turn_id, text)
+        answer, barge_in = self.turns.user_finished(turn_id, text, voice_id)
         out = self._barge_in(speaking_turn, "words") if barge_in else []
         if not answer:
             self.health.count("transcripts_not_answered")
@@ -178,9 +192,10 @@ class DialogueManager:
             out += self.tick(now_s)  # the emotion may be here already
         return out
 
-    def emotion(self, turn_id: int, label: str, mood_valence: float, now_s: float) -> list[Out]:
-        """The final emotion of a turn."""
+    def emotion(self, turn_id: int, label: str, mood_valence: float, now_s: float, voice_id: str = "") -> list[Out]:
+        """The final emotion of a turn, and the mood of the voice that spoke it."""
         self._emotions[turn_id] = label
+        self._moods[voice_id] = mood_valence
         self.mood = mood_valence
         return self.tick(now_s)
 
@@ -191,10 +206,11 @@ class DialogueManager:
         elif state in ("done", "interrupted"):
             self.robot_text = spoken_text
             self.policy.spoken(spoken_text)  # "repeat that" repeats what was heard, not what was planned
-            self.conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
+            conversation = self.conversation_of(self._voices.get(turn_id, ""))
+            conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
             self.turns.speech_ended(turn_id)
             if self.config.llm:
-                return [WarmLlm(self.conversation.history())]
+                return [WarmLlm(conversation.history())]
         return []
 
     def tick(self, now_s: float) -> list[Out]:
@@ -282,11 +298,12 @@ class DialogueManager:
         self._llm[turn_id] = _LlmReply(job, text, None)
         self.health.count("llm_prepared")
         emotion = self._emotions.get(turn_id, "neutral")
-        return [*out, LlmJob(job, self.conversation.messages(text, emotion))]
+        return [*out, LlmJob(job, self.conversation_of(self._voices.get(turn_id, "")).messages(text, emotion))]
 
     def _decide(self, turn_id: int, text: str, emotion: str) -> list[Out]:
         self.user_emotion = emotion
-        reply = self.policy.respond(text, emotion, self.mood)
+        voice_id = self._voices.get(turn_id, "")
+        reply = self.policy.respond(text, emotion, self._moods.get(voice_id, self.mood), voice_id=voice_id)
         self.health.timing("decide", reply.decide_ms)
         prepared = self._llm.pop(turn_id, None)
         if not (self.config.llm and reply.intent in self.config.llm_intents):
@@ -303,11 +320,11 @@ class DialogueManager:
         out = [CancelLlm(prepared.job_id)] if prepared is not None else []
         job = next(self._jobs)
         self._llm[turn_id] = _LlmReply(job, text, reply)
-        return [*out, LlmJob(job, self.conversation.messages(text, reply.emotion))]
+        return [*out, LlmJob(job, self.conversation_of(voice_id).messages(text, reply.emotion))]
 
     def _act(self, turn_id: int, reply: Reply) -> list[Out]:
         self.intent = reply.intent
-        self.turns.speaking(turn_id, reply.text)
+        self.turns.speaking(turn_id, reply.text, self._voices.get(turn_id, ""))
         out: list[Out] = []
         if reply.action == "stop":
             out.append(Stop(self.turns.speaking_turn))

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -65,6 +65,14 @@ def name_in(text: str) -> str | None:
     return next((m.group(1) for m in _NAME.finditer(text) if m.group(1) not in NOT_NAMES), None)
 
 
+@dataclass
+class Person:
+    """One voice of the conversation, as the policy knows it."""
+
+    name: str = ""  # once they said it
+    heard: deque[str] = field(default_factory=lambda: deque(maxlen=HEARD_KEPT))  # for "what did I just ask?"
+
+
 class Policy:
     """Embedded intent policy with emotion-aware replies."""
 
@@ -84,8 +92,17 @@ class Policy:
         self.matcher = self._matcher(examples, threshold, embedder, use_embeddings)
         self._cycles: dict[tuple[str, str], itertools.cycle] = {}
         self.last_spoken = ""   # what the robot actually said last (from speech progress), for "repeat that"
-        self.name = ""          # the user's name, once they said it
-        self.heard: deque[str] = deque(maxlen=HEARD_KEPT)  # what the user said, for "what did I just ask?"
+        self.people: dict[str, Person] = {}  # per voice id ("" for turns of no known voice)
+        self._last_voice = ""
+
+    def person(self, voice_id: str = "") -> Person:
+        """What the robot knows of one voice: their name and what they said. Another voice is another person."""
+        return self.people.setdefault(voice_id, Person())
+
+    @property
+    def name(self) -> str:
+        """The name of the voice heard last (of the unknown voice before any)."""
+        return self.person(self._last_voice).name
 
     @staticmethod
     def _matcher(examples, threshold, embedder, use_embeddings):
@@ -121,14 +138,16 @@ class Policy:
         return self._intent(text)[0]
 
     def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
-                now: dt.datetime | None = None) -> Reply:
+                now: dt.datetime | None = None, voice_id: str = "") -> Reply:
         t0 = time.perf_counter()
         intent, amount, match = self._intent(text)
+        person = self.person(voice_id)
+        self._last_voice = voice_id
         if intent == "introduce" and (name := name_in(text)):
-            self.name = name
+            person.name = name
         elif intent == "introduce":  # an introduction whose name the robot could not make out, or none at all
             intent = "ask_name" if _INTRODUCTION.search(text) else UNKNOWN
-        elif intent == "my_name" and not self.name:
+        elif intent == "my_name" and not person.name:
             intent = "no_name"
         spec = self.intents.get(intent, self.unknown)
         if emotion == "neutral" and abs(mood) >= MOOD_THRESHOLD:
@@ -136,15 +155,15 @@ class Policy:
         variants = spec.get("by_emotion", {}).get(emotion)
         key = emotion if variants else ""
         replies = variants or spec["replies"]
-        if self.name and spec.get("replies_named"):
+        if person.name and spec.get("replies_named"):
             key, replies = f"{key}:named", spec["replies_named"]
         template = self._next(intent, key, replies)
         now = now or dt.datetime.now()
         reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
-                                    last_reply=self.last_spoken or "nothing yet", name=self.name or "friend",
-                                    last_user=self.heard[-1] if self.heard else "nothing yet", level=f"{amount:g}"),
+                                    last_reply=self.last_spoken or "nothing yet", name=person.name or "friend",
+                                    last_user=person.heard[-1] if person.heard else "nothing yet", level=f"{amount:g}"),
                     MAX_REPLY_CHARS)
-        self.heard.append(text.strip())
+        person.heard.append(text.strip())
         expression, style = EMPATHY.get(emotion, (spec.get("expression", "neutral"), "neutral"))
         return Reply(reply, intent, match.confidence, expression, style, spec.get("action", ""),
                      (time.perf_counter() - t0) * 1000, emotion, amount)

@@ -7,7 +7,9 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   the robot's own reply heard back (most of the heard words occur in what the robot is saying) interrupts at once;
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
   utterance whose first partial is late);
-- a turn that ends with only a backchannel, the robot's own words or no words at all is ignored.
+- a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
+- a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
+  bystander's first words or long remark do not cut the robot off, their finished turn may.
 Limits: this is not acoustic echo cancellation. A user who repeats the robot's words back, or speaks over the
 robot in a voice the ASR cannot transcribe, is only caught by the sustained-speech rule; a robot with a
 loud speaker next to its microphones still needs AEC in its audio driver.
@@ -50,6 +52,7 @@ class _Candidate:
     started_s: float
     ended: bool = False      # the voice activity ended: only the final transcript can still decide
     suspect: bool = False    # heard the robot's own words: never interrupt on duration alone
+    other_voice: bool = False  # not the voice the robot is answering: only the final transcript decides
     verdicts: list[str] = field(default_factory=list)
 
 
@@ -61,6 +64,7 @@ class TurnTaking:
         self.turn_id = 0          # latest user turn that has the floor
         self.speaking_turn = 0    # turn whose reply is being spoken
         self.robot_text = ""      # the reply being spoken (to recognise it when the microphone hears it)
+        self.addressee = ""       # the voice id of the turn being answered ("" unknown)
         self.sustained_s = sustained_s
         self.echo_overlap = echo_overlap
         self.candidate: _Candidate | None = None
@@ -82,7 +86,7 @@ class TurnTaking:
         if self.candidate is not None and self.candidate.turn_id == turn_id:
             self.candidate.ended = True
 
-    def heard(self, turn_id: int, text: str) -> bool:
+    def heard(self, turn_id: int, text: str, voice_id: str = "", final: bool = False) -> bool:
         """A partial transcript. True if it shows a real interruption: stop the robot now."""
         c = self.candidate
         if c is None or c.turn_id != turn_id:
@@ -90,7 +94,8 @@ class TurnTaking:
         verdict = classify_interruption(text, self.robot_text, self.echo_overlap)
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
-        if verdict == "interrupt":
+        c.other_voice = c.other_voice or bool(voice_id and self.addressee and voice_id != self.addressee)
+        if verdict == "interrupt" and (final or not c.other_voice):
             self._take_floor(turn_id)
             return True
         return False
@@ -98,18 +103,18 @@ class TurnTaking:
     def check_sustained(self, now_s: float) -> bool:
         """True if a candidate has talked over the robot for sustained_s with nothing against it: stop now."""
         c = self.candidate
-        if c is None or c.ended or c.suspect or now_s - c.started_s < self.sustained_s:
+        if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < self.sustained_s:
             return False
         self._take_floor(c.turn_id)
         return True
 
-    def user_finished(self, turn_id: int, text: str) -> tuple[bool, bool]:
+    def user_finished(self, turn_id: int, text: str, voice_id: str = "") -> tuple[bool, bool]:
         """A final transcript: (answer it?, is it a barge-in that must stop the robot now?)."""
         if turn_id in self._ignored:
             return False, False
         c = self.candidate
         if c is not None and c.turn_id == turn_id:
-            if not self.heard(turn_id, text):
+            if not self.heard(turn_id, text, voice_id, final=True):
                 self.candidate = None
                 self._ignored.add(turn_id)  # a backchannel, a cough or our own voice: the robot goes on
                 return False, False
@@ -124,9 +129,10 @@ class TurnTaking:
     def is_stale(self, turn_id: int) -> bool:
         return turn_id < self.turn_id
 
-    def speaking(self, turn_id: int, text: str) -> None:
-        """The dialogue asked the robot to say `text` for turn_id."""
+    def speaking(self, turn_id: int, text: str, voice_id: str = "") -> None:
+        """The dialogue asked the robot to say `text` for turn_id, spoken by `voice_id`."""
         self.robot_text = text
+        self.addressee = voice_id
 
     def speech_started(self, turn_id: int) -> None:
         if not self.is_stale(turn_id) and self.state != State.LISTENING:

@@ -34,6 +34,7 @@ class TurnEstimate:
     modality: str          # "acoustic", "text" or "fused"
     mood_valence: float
     mood_arousal: float
+    voice_id: str = ""  # who spoke: the mood above is this voice's
 
 
 @dataclass
@@ -53,7 +54,8 @@ class TurnEmotions:
         self.text_model = text_model
         self.acoustic_model = acoustic_model
         self.text_weight = text_weight
-        self.mood = Mood(mood_alpha)
+        self.mood_alpha = mood_alpha
+        self.moods: dict[str, Mood] = {}  # per voice id ("": turns of no known voice)
         self.audio = TurnAudioBuffer(buffer_s)
         self.health = health or Health()
         self._turns: dict[int, _Turn] = {}
@@ -107,9 +109,13 @@ class TurnEmotions:
         self.health.timing("acoustic_inference", estimate.inference_ms)
         return estimate
 
-    def estimate(self, turn_id: int, text: str, final: bool) -> TurnEstimate:
+    def mood_of(self, voice_id: str = "") -> Mood:
+        """The mood of one voice: people in one conversation do not share a mood."""
+        return self.moods.setdefault(voice_id, Mood(self.mood_alpha))
+
+    def estimate(self, turn_id: int, text: str, final: bool, voice_id: str = "") -> TurnEstimate:
         """The turn's emotion from its words and, when its audio is known, its voice. A final estimate moves the
-        mood."""
+        mood of the voice that spoke it."""
         if self.knows(turn_id):
             acoustic = self.voice(turn_id)
             words = self.text_model.estimate(text) if text.strip() else None
@@ -120,8 +126,9 @@ class TurnEmotions:
         weight = self.text_weight * (self.text_model.evidence(words) if words else 0.0)
         fused = fuse(acoustic, words, weight)
         modality = "fused" if acoustic and words else "acoustic" if acoustic else "text"
+        mood = self.mood_of(voice_id)
         if final:
-            mood_v, mood_a = self.mood.update(fused.valence, fused.arousal)
+            mood_v, mood_a = mood.update(fused.valence, fused.arousal)
         else:
-            mood_v, mood_a = self.mood.valence, self.mood.arousal
-        return TurnEstimate(turn_id, final, fused, modality, mood_v, mood_a)
+            mood_v, mood_a = mood.valence, mood.arousal
+        return TurnEstimate(turn_id, final, fused, modality, mood_v, mood_a, voice_id)

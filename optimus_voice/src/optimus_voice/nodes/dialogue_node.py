@@ -138,11 +138,13 @@ class DialogueNode(VoiceNode):
 
     def on_transcript(self, msg) -> None:
         if self.turn_ok(msg.turn_id):
-            self._handle(self.manager.transcript(msg.turn_id, msg.text, msg.is_final, time.monotonic()))
+            self._handle(self.manager.transcript(msg.turn_id, msg.text, msg.is_final, time.monotonic(),
+                                                   msg.voice_id))
 
     def on_emotion(self, msg) -> None:
         if msg.is_final and self.turn_ok(msg.turn_id):
-            self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic()))
+            self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic(),
+                                                msg.voice_id))
 
     def on_progress(self, msg) -> None:
         self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text))

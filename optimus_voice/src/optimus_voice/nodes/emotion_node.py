@@ -87,23 +87,23 @@ class EmotionNode(VoiceNode):
         at_pause = msg.event in (msg.SPEECH_ONGOING, msg.SPEECH_END)
         if self.engine.voice_activity(msg.turn_id, msg.start_sample_index,
                                       msg.end_sample_index if at_pause else None, msg.event == msg.SPEECH_END):
-            self._worker.put(("voice", msg.turn_id, msg.end_sample_index))
+            self._worker.put(("voice", msg.turn_id, msg.end_sample_index, ""))
 
     def on_transcript(self, msg) -> None:
         if not msg.is_final and not self.param("partials"):
             return
         if self.engine.knows(msg.turn_id):  # the voice counts: estimate off the executor
-            self._worker.put(("final" if msg.is_final else "partial", msg.turn_id, msg.text))
+            self._worker.put(("final" if msg.is_final else "partial", msg.turn_id, msg.text, msg.voice_id))
         else:
-            self._publish(self.engine.estimate(msg.turn_id, msg.text, msg.is_final))
+            self._publish(self.engine.estimate(msg.turn_id, msg.text, msg.is_final, msg.voice_id))
 
     # -- work ------------------------------------------------------------------------------------------------
-    def _work(self, job: tuple[str, int, object]) -> None:
-        kind, turn_id, arg = job  # arg: the transcript, or for "voice" the sample index where speech stopped
+    def _work(self, job: tuple[str, int, object, str]) -> None:
+        kind, turn_id, arg, voice_id = job  # arg: the transcript, or for "voice" the index where speech stopped
         if kind == "voice":
             self.engine.voice(turn_id, arg)
         elif kind == "final" or not self._worker.pending():  # a newer request is waiting: skip this partial
-            self._publish(self.engine.estimate(turn_id, arg, kind == "final"))
+            self._publish(self.engine.estimate(turn_id, arg, kind == "final", voice_id))
 
     def _work_failed(self, exc: Exception) -> None:
         self.get_logger().error(f"emotion estimate failed: {exc}")
@@ -112,7 +112,7 @@ class EmotionNode(VoiceNode):
     def _publish(self, turn: TurnEstimate) -> None:
         est = turn.estimate
         self.pub.publish(Emotion(
-            header=self.header(), turn_id=turn.turn_id, label=est.label, labels=list(LABELS),
+            header=self.header(), turn_id=turn.turn_id, voice_id=turn.voice_id, label=est.label, labels=list(LABELS),
             scores=[est.scores[k] for k in LABELS], valence=est.valence, arousal=est.arousal,
             modality=MODALITIES[turn.modality], is_final=turn.final, mood_valence=turn.mood_valence,
             mood_arousal=turn.mood_arousal, inference_ms=est.inference_ms))

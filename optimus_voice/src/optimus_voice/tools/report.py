@@ -19,6 +19,7 @@ from optimus_voice.tools import turn_timing
 
 REPORT_TOPICS = (topics.VOICE_ACTIVITY, topics.TRANSCRIPT, topics.EMOTION, topics.DIALOGUE_STATE,
                  topics.SPEECH_REQUEST, topics.SPEECH_PROGRESS, topics.AUDIO_OUT, topics.FACE)
+VOICE_COLOURS = ("#6aa84f", "#3d85c6", "#e69138", "#a64d79", "#45818e", "#cc0000", "#674ea7", "#bf9000")
 LANES = ("face", "robot speech", "dialogue", "user emotion", "user speech")
 STATE_NAMES = {0: "idle", 1: "listening", 2: "thinking", 3: "speaking"}
 STATE_COLOURS = {"idle": "#dddddd", "listening": "#8fd18f", "thinking": "#f3c26b", "speaking": "#6fa8dc"}
@@ -91,9 +92,16 @@ def draw(messages: dict[str, list], out: str | Path, title: str = "") -> Path:
     def bar(name: str, start: float, end: float, colour, **kw) -> None:
         ax.broken_barh([(start, max(end - start, 0.02))], (lane[name] - 0.35, 0.7), facecolors=colour, **kw)
 
+    # The user's speech coloured by who spoke it (voice ids; grey for a turn of no known voice).
+    voices = sorted({a.voice_id for a in messages.get(topics.VOICE_ACTIVITY.name, []) if a.voice_id})
+    voice_colour = {v: VOICE_COLOURS[i % len(VOICE_COLOURS)] for i, v in enumerate(voices)}
     for a in messages.get(topics.VOICE_ACTIVITY.name, []):
         if a.event == a.SPEECH_END:
-            bar("user speech", sec(from_time(a.speech_start)), sec(from_time(a.speech_end)), "#93c47d")
+            bar("user speech", sec(from_time(a.speech_start)), sec(from_time(a.speech_end)),
+                voice_colour.get(a.voice_id, "#999999"), label=a.voice_id or None)
+    if voices:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=voice_colour[v]) for v in voices]
+        ax.legend(handles, voices, loc="upper left", fontsize=7, title="voices", title_fontsize=7)
     for i, r in enumerate(rows):  # labels alternate above and below their lane so neighbours do not overlap
         if r["heard"]:
             ax.text(sec(r["speech_end_ns"]), lane["user speech"] + (0.38 if i % 2 else -0.38),
