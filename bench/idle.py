@@ -1,10 +1,12 @@
 """Idle listening benchmark: CPU of every node while the microphone hears only silence.
 
-    .venv/bin/python bench/idle.py [--windows 4] [--window-s 8] [--settle-s 3]
+    .venv/bin/python bench/idle.py [--windows 4] [--window-s 8] [--settle-s 3] [--set NODE.PARAM=VALUE]
+                                   [--name idle]
 
 Starts the whole graph as separate processes (as `optimus-voice up` does) with a file of digital silence played
 in real time as the microphone, lets it settle, then samples each node's CPU with psutil over a few windows.
-Prints the mean per node and the whole stack in % of one core, writes bench/results/idle.json.
+Prints the mean per node and the whole stack in % of one core, writes bench/results/<name>.json (default idle.json;
+`--set asr.voice_ids=false --name idle_voices_off` measures what a feature costs while nobody speaks).
 """
 
 from __future__ import annotations
@@ -26,17 +28,22 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=4)
     parser.add_argument("--window-s", type=float, default=8.0)
     parser.add_argument("--settle-s", type=float, default=3.0)
+    parser.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                        help="a node parameter for this run, as `optimus-voice up --set`")
+    parser.add_argument("--name", default="idle", help="results file: bench/results/NAME.json")
     ns = parser.parse_args()
 
     import psutil
     import soundfile as sf
+    from optimus_voice.tools.cli.main import parse_overrides
     from optimus_voice.tools.supervisor import Supervisor
 
     tmp = Path(tempfile.mkdtemp(prefix="optimus_voice_idle_"))
     silence = tmp / "silence.wav"
     sf.write(silence, np.zeros(16000 * 600, np.int16), 16000)
+    overrides = parse_overrides(ns.set)
     sup = Supervisor({"mic_source": "file", "mic_file": str(silence), "audio_out_wav": str(tmp / "out.wav")},
-                     log_dir=tmp / "logs", echo=lambda *a: None)
+                     overrides, log_dir=tmp / "logs", echo=lambda *a: None)
     try:
         if not sup.start(timeout_s=120):
             print(f"the graph did not come up: {sup.status()}", file=sys.stderr)
@@ -56,8 +63,9 @@ def main() -> int:
     for name, cpu in per_node.items():
         print(f"  {name:10s} {cpu:5.1f}% of one core")
     print(f"whole stack {np.mean(totals):.1f}% of one core (windows of {ns.window_s:g} s: {totals})")
-    path = write("idle", {"machine": machine(), "window_s": ns.window_s, "per_node_percent": per_node,
-                          "whole_stack_percent": round(float(np.mean(totals)), 1), "windows_percent": totals})
+    path = write(ns.name, {"machine": machine(), "overrides": overrides, "window_s": ns.window_s,
+                           "per_node_percent": per_node, "whole_stack_percent": round(float(np.mean(totals)), 1),
+                           "windows_percent": totals})
     print(f"wrote {path}")
     return 0
 

@@ -11,6 +11,10 @@ Sessions replayed through `TurnVoices` (audio pushed in 20 ms chunks, as the nod
 Scores, per group: pairwise precision and recall of "same id" against "same person" over all turn pairs of a
 session, F1; how many ids per true speaker; the share of a person's turns that carry their most common id
 (stability). `--tune` searches `VoiceIdConfig` on the tune half only. Writes bench/results/voices.json.
+
+`--graph` replays the two-person conversations through the whole graph instead (`optimus-voice bench e2e`: a bag
+of the clips, 2 s apart, played into the running nodes) and scores the voice ids of the final transcripts, by the
+clip each turn came from: bench/results/voices_graph.json, with the final transcript's latency.
 """
 
 from __future__ import annotations
@@ -157,11 +161,46 @@ def run_group(encoder, config, sessions, cache) -> tuple[dict, list[float], list
     return scores(results), end_ms, results
 
 
+def graph(data: Path) -> int:
+    from optimus_voice.tools import e2e
+
+    set_dir = data / "asr_misc_dev"
+    rows = manifest(set_dir)
+    out = {"machine": machine(), "config": asdict(VoiceIdConfig()), "conversations": []}
+    by_speaker: dict[str, list] = {r["speaker"]: [] for r in rows}
+    for r in rows:
+        by_speaker[r["speaker"]].append(r["path"])
+    sessions = []
+    for name, turns in conversations(data):
+        speakers = [who for who, _ in turns]
+        order, used = [], {s: 0 for s in by_speaker}
+        for who in speakers:  # the same clips, in the same order, as files for the bag
+            order.append(by_speaker[who][used[who]])
+            used[who] += 1
+        result = e2e.run(order, pause_s=2.0, echo=lambda *_: None)
+        truth, ids = [], []
+        for t in result["turns"]:
+            if "clip_index" in t and t["heard"].strip():
+                truth.append(speakers[t["clip_index"]])
+                ids.append(t["voice_id"])
+        sessions.append((name, truth, ids))
+        out["conversations"].append({"name": name, "truth": truth, "ids": ids,
+                                     "final_transcript_ms": result["final_transcript_ms"]})
+        print(f"{name}: {list(zip(truth, ids, strict=True))}")
+    out["scores"] = scores(sessions)
+    print(f"through the graph: {out['scores']}")
+    print(f"wrote {write('voices_graph', out)}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--graph", action="store_true", help="the conversations through the running graph")
     ns = parser.parse_args()
+    if ns.graph:
+        return graph(ns.data)
     encoder = VoiceEncoder()
     ami, cv = ami_sessions(ns.data), cv_sessions(ns.data)
     groups = {"tune": {"ami": ami["tune"], "cv": cv["tune"]},

@@ -7,7 +7,8 @@ Offline (a whole file at once): `optimus-voice diarize` and `bench/diarize.py`. 
    apart than `merge_below`; clusters holding less than `min_cluster_s` of speech join their nearest neighbour;
 4. each 10 ms of speech takes the cluster of the windows covering it (votes weighted toward window centres).
    Where the two best clusters both hold a large share of the votes (a change of speaker, where meetings overlap
-   most), the frame gets both: the only overlap this can find.
+   most), the frame gets both: the only overlap this can find. Off by default (`overlap_share` 1.0): it did not
+   lower the DER of the tune half.
 """
 
 from __future__ import annotations

@@ -116,8 +116,10 @@ class TurnVoices:
             turn = self._turns[turn_id] = _TurnAudio(first_index)
         turn.chunks.append(np.asarray(samples, np.float32))
         turn.samples += len(samples)
+        if turn.next_window + self._window > turn.samples:
+            return  # no window is complete: the chunks are joined only when one is (not at each of 50 frames a s)
+        audio = self._audio(turn)
         while turn.next_window + self._window <= turn.samples:
-            audio = self._audio(turn)
             self._embed(turn, audio[turn.next_window:turn.next_window + self._window])
             turn.next_window += self._step
 

@@ -99,7 +99,7 @@ def _name_clips(turns: list[dict], activity: list, clips: list, spans: list[tupl
 
 
 def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = None, record: Path | None = None,
-        repeat: int = 1, echo=print, llm: str = "off") -> dict:
+        repeat: int = 1, echo=print, llm: str = "off", overrides: dict | None = None) -> dict:
     """Run the graph on the clips; return per-turn latencies, their p50/p95, and each node's CPU and memory.
     The whole session (every topic) goes to the bag `record` (default: in the work dir)."""
     from optimus_voice.tools import bag_ros
@@ -111,7 +111,7 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     bag = work / "speech"
     info = bags.from_wavs(list(clips) * repeat, bag, gap_s=pause_s, lead_s=LEAD_S)
     sup = Supervisor({"mic_source": "bag", "mic_file": str(bag), "audio_out_wav": str(work / "replies.wav"),
-                      "llm": llm},
+                      "llm": llm}, overrides or {},
                      log_dir=log_dir or work / "logs", echo=lambda *_: None)
     watched = (topics.VOICE_ACTIVITY, topics.TRANSCRIPT, topics.EMOTION, topics.SPEECH_REQUEST, topics.AUDIO_OUT,
                topics.DIALOGUE_STATE,
@@ -137,7 +137,7 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     turns = turn_timing.turn_timings({t.name: probe.of(t) for t in watched})
     _name_clips(turns, probe.of(topics.VOICE_ACTIVITY), list(clips) * repeat, info["spans"])
     result = {"machine": machine(), "clips": [str(c) for c in clips], "audio_s": round(info["seconds"], 1),
-              "pause_s": pause_s,
+              "pause_s": pause_s, "overrides": overrides or {},
               "turns": turns, "answered_turns": sum(1 for t in turns if "first_audio" in t),
               "resources": resources, "work_dir": str(work), "session_bag": str(record),
               **turn_timing.summary(turns)}

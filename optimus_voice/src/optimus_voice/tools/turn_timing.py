@@ -31,11 +31,12 @@ def turn_timings(messages: dict[str, list]) -> list[dict]:
     ends = {a.turn_id: from_time(a.speech_end) for a in messages.get(topics.VOICE_ACTIVITY.name, [])
             if a.event == a.SPEECH_END}
     first: dict[int, dict[str, int]] = defaultdict(dict)
-    heard, replies = {}, {}
+    heard, replies, voices = {}, {}, {}
     for t in messages.get(topics.TRANSCRIPT.name, []):
         if t.is_final:
             first[t.turn_id].setdefault("final_transcript", from_time(t.header.stamp))
             heard.setdefault(t.turn_id, t.text)
+            voices.setdefault(t.turn_id, t.voice_id)
     for e in messages.get(topics.EMOTION.name, []):
         if e.is_final:
             first[e.turn_id].setdefault("emotion", from_time(e.header.stamp))
@@ -52,6 +53,7 @@ def turn_timings(messages: dict[str, list]) -> list[dict]:
     rows = []
     for turn_id, end in sorted(ends.items()):
         row = {"turn_id": turn_id, "speech_end_ns": end, "heard": heard.get(turn_id, ""),
+               "voice_id": voices.get(turn_id, ""),
                "reply": replies.get(turn_id, ""), "source": "llm" if turn_id in from_model else "embedded"}
         row.update({s: round((first[turn_id][s] - end) / 1e6, 1) for s in STAGES if s in first[turn_id]})
         rows.append(row)

@@ -22,10 +22,11 @@ def default_clips(limit: int) -> list[str]:
 
 def cmd_e2e(ns: argparse.Namespace) -> int:
     from optimus_voice.tools import e2e, turn_timing
+    from optimus_voice.tools.cli.main import parse_overrides
 
     clips = ns.clips or default_clips(ns.limit)
     result = e2e.run(clips, pause_s=ns.pause, record=ns.record, repeat=ns.repeat,
-                     echo=(lambda *_: None) if ns.json else print, llm=ns.llm)
+                     echo=(lambda *_: None) if ns.json else print, llm=ns.llm, overrides=parse_overrides(ns.set))
     if ns.json:
         print(json.dumps(result))
         return 0
@@ -89,6 +90,8 @@ def add_parser(sub) -> None:
     e2e.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
     e2e.add_argument("--llm", default="off", metavar="off|local|URL", help="language model for chat (launch "
                      "argument llm); the first sentence of its replies is timed as llm_first_sentence_ms")
+    e2e.add_argument("--set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                     help="a node parameter for this run, as `up --set` (e.g. asr.voice_ids=false)")
     e2e.set_defaults(func=cmd_e2e)
     turns = kinds.add_parser("turns", help="end of turn: false cut-offs against latency, fixed silences beside "
                              "the text rule and the audio turn model (tuned on half the speakers, reported on the "

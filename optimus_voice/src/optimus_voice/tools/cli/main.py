@@ -21,7 +21,7 @@ def _launch_args(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _overrides(pairs: list[str]) -> dict[str, dict]:
+def parse_overrides(pairs: list[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
@@ -43,7 +43,7 @@ def cmd_up(ns: argparse.Namespace) -> int:
     if ns.mic_file:
         args.update(mic_source="file", mic_file=ns.mic_file)
     try:
-        sup = Supervisor(args, _overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
+        sup = Supervisor(args, parse_overrides(ns.set), log_dir=ns.log_dir, restart=not ns.no_restart)
     except ValueError as exc:
         print(f"[up] {exc}", file=sys.stderr)
         return 2
