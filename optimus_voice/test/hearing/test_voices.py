@@ -110,9 +110,12 @@ def test_a_short_turn_of_a_stranger_takes_the_nearest_voice(encoder, clips) -> N
     from optimus_voice.hearing.voice_ids import TurnVoices, VoiceIdConfig, VoiceRegistry
 
     voices = TurnVoices(encoder, VoiceRegistry(VoiceIdConfig(min_enroll_s=1.5, max_voices=2)))
+    assert voices.registry.next_id == "voice_1"
     _turn(voices, 1, clips["jfk"][:5 * RATE])
     short = _turn(voices, 2, clips["cv_concourse"][:RATE])  # 1 s: too short to enroll
     assert short.voice_id == "voice_1" and not short.enrolled
+    assert voices.registry.next_id == "voice_2"  # the node makes its topics before it is heard
     _turn(voices, 3, clips["librivox_ill_disposed"])
+    assert voices.registry.next_id == ""  # no more voices: none is made ready
     full = _turn(voices, 4, clips["cv_what_did_he_look_like"])  # a third person, but only 2 voices are kept
     assert full.voice_id in ("voice_1", "voice_2") and len(voices.registry.voices) == 2

@@ -54,6 +54,11 @@ class VoiceRegistry:
         self.voices: list[_Voice] = []
         self._next = 1
 
+    @property
+    def next_id(self) -> str:
+        """The id the next new voice would get, or "" when no more voices are enrolled."""
+        return f"voice_{self._next}" if len(self.voices) < self.config.max_voices else ""
+
     def nearest(self, vector: np.ndarray) -> tuple[_Voice | None, float]:
         if not self.voices:
             return None, -1.0

@@ -173,6 +173,8 @@ class AsrNode(VoiceNode):
 
     def _publish(self, event: VadEvent | TranscriptEvent) -> None:
         if isinstance(event, VadEvent):
+            if event.kind == "start":
+                self._ready_next_voice()
             voice_id = self._voice_at_end(event) if event.kind == "end" else ""
             kind = {"start": VoiceActivity.SPEECH_START, "ongoing": VoiceActivity.SPEECH_ONGOING,
                     "end": VoiceActivity.SPEECH_END}[event.kind]
@@ -221,6 +223,12 @@ class AsrNode(VoiceNode):
             self.tracked_pub.publish(VoiceIds(header=self.header(),
                                               ids=[v.voice_id for v in self.voices.registry.voices]))
         return match.voice_id
+
+    def _ready_next_voice(self) -> None:
+        """Make the topics of the voice that would be enrolled next now, as a turn starts, not at its end: a new
+        publisher sets off discovery in every process of the graph, which there delayed replies (BENCHMARKS.md)."""
+        if self.voices is not None and (next_id := self.voices.registry.next_id):
+            self._voice_publishers(next_id)
 
     def _voice_publishers(self, voice_id: str) -> tuple:
         """/voices/<id>/speech and /voices/<id>/is_speaking, made when the voice is first heard."""
