@@ -36,6 +36,8 @@ bench: setup
 	$(PY) bench/dialogue.py
 	$(PY) bench/tts.py
 	$(PY) bench/idle.py
+	$(PY) bench/diarize.py
+	$(PY) bench/voices.py
 
 clean:
 	rm -rf build log out

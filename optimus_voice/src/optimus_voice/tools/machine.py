@@ -1,4 +1,5 @@
-"""What a benchmark ran on: the CPU, its cores, Python, and the commit of the source tree (when it is a checkout)."""
+"""What a benchmark ran on: the CPU, its cores, Python, the commit of the source tree (when it is a checkout), and
+the thread settings of the environment that change its numbers."""
 
 from __future__ import annotations
 
@@ -18,4 +19,6 @@ def machine() -> dict:
     with contextlib.suppress(OSError):
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
                                 capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
+    threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit,
+            "threads": threads}
