@@ -26,3 +26,14 @@ def test_a_looping_decode_is_redone_with_a_longer_window_not_straight_the_30s_on
     hyp = recognizer.transcribe(clip)
     assert recognizer.fallbacks - before == {15.0: 1}
     assert [w.text.strip(".,!?").lower() for w in hyp.words] == ["ask"]
+
+
+def test_a_domain_prompt_guides_the_decode_without_showing_up_in_it(data_dir):
+    from optimus_voice.hearing.whisper import WhisperRecognizer
+
+    audio = load_audio(data_dir / "cv_concourse.wav")
+    plain = WhisperRecognizer().transcribe(audio)
+    prompted = WhisperRecognizer(initial_prompt="Optimus, stop. Louder, please.").transcribe(audio)
+    assert "optimus" not in prompted.text.lower() and "louder" not in prompted.text.lower()
+    assert [w.text for w in prompted.words] == [w.text for w in plain.words]  # this clip reads the same either way
+    assert 0.0 <= prompted.words[0].start_s < prompted.words[-1].end_s <= len(audio) / 16000 + 0.05

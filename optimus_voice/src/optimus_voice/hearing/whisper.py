@@ -23,6 +23,7 @@ FALLBACK_WINDOWS_S = (15.0, FULL_WINDOW_S)
 FRAMES_PER_S = 100       # log-mel frames per second
 WINDOW_STEP = 50         # mel windows are whole half seconds
 MAX_NEW_TOKENS = 200
+MAX_PROMPT_TOKENS = 223  # Whisper keeps at most half its 448-token context for the previous text
 TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
 
 
@@ -89,7 +90,8 @@ class WhisperRecognizer:
 
     def __init__(self, model_path: str = "", device: str = "cpu", compute_type: str = "int8", beam_size: int = 1,
                  threads: int = 1, no_speech_threshold: float = 0.6, logprob_threshold: float = -1.0,
-                 window_pad_s: float = 1.0, full_window: bool = False, workers: int = 1) -> None:
+                 window_pad_s: float = 1.0, full_window: bool = False, workers: int = 1,
+                 initial_prompt: str = "") -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -101,6 +103,9 @@ class WhisperRecognizer:
                                    language="en")
         self.suppress = list(get_suppressed_tokens(self.tokenizer, [-1]))
         self.prompt = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+        if initial_prompt.strip():  # words the speech is likely to hold, as if said before (Whisper's prompt)
+            previous = self.tokenizer.encode(" " + initial_prompt.strip())[-MAX_PROMPT_TOKENS:]
+            self.prompt = [self.tokenizer.sot_prev, *previous, *self.prompt]
         self.beam_size = beam_size
         self.no_speech_threshold = no_speech_threshold
         self.logprob_threshold = logprob_threshold
