@@ -1,11 +1,11 @@
 """The ASR's WER by half of the speakers and on noisy clips, from the per-clip hypotheses a `bench/asr.py` run kept.
 
-    .venv/bin/python bench/asr_split.py [--result bench/results/asr.json] [--data ../shared/data]
+    .venv/bin/python bench/asr_split.py [--result bench/results/asr.json] [--data ../shared/data] [--name asr_split]
 
 Speakers are split by a hash of their id (the same split as `optimus-voice bench turns`): `tune` is the half that
 settings may be tuned on from now on, `report` the half that is reported. Clips with `dyn_range_db` < 30 are also
 reported apart (noisy). The settings of `asr.json` were tuned before this split existed, on both halves: its
-`report` numbers are not held out yet. Writes bench/results/asr_split.json.
+`report` numbers are not held out yet. Writes bench/results/<name>.json.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--result", type=Path, default=RESULTS / "asr.json")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--name", default="asr_split", help="results file: bench/results/NAME.json")
     ns = parser.parse_args()
     result = json.loads(ns.result.read_text())
     out = {"from": str(ns.result.name), "machine_of_that_run": result["machine"], "sets": {}}
@@ -46,7 +47,7 @@ def main() -> int:
         for group, o in out["sets"][set_name].items():
             print(f"{set_name:22s} {group:7s} {o['clips']:3d} clips {o['speakers']:3d} speakers  "
                   f"streaming WER {o['streaming']}%  offline {o['offline_full']}%")
-    print(f"wrote {write('asr_split', out)}")
+    print(f"wrote {write(ns.name, out)}")
     return 0
 
 
