@@ -92,7 +92,7 @@ def run_moonshine(package_dir: str, data: Path) -> dict:
         for set_name in SETS:
             hyps, ms = [], []
             for row in manifest(data / set_name):
-                sf.write(wav, load_audio(row["path"]), 16000, subtype="FLOAT")  # its reader wants 16 kHz
+                sf.write(wav, load_audio(row["path"]), 16000, subtype="PCM_16")  # its reader takes 16-bit PCM only
                 t = time.perf_counter()
                 hyps.append(model.transcribe_wav(wav).strip())
                 ms.append(round((time.perf_counter() - t) * 1000, 1))
