@@ -231,7 +231,7 @@ class AsrNode(VoiceNode):
             self._voice_publishers(next_id)
 
     def _voice_publishers(self, voice_id: str) -> tuple:
-        """/voices/<id>/speech and /voices/<id>/is_speaking, made when the voice is first heard."""
+        """/voices/<id>/speech and /voices/<id>/is_speaking, made the first time they are needed."""
         if voice_id not in self._voice_pubs:
             pubs = (self.publisher(topics.of_voice(topics.VOICE_SPEECH, voice_id)),
                     self.publisher(topics.of_voice(topics.VOICE_IS_SPEAKING, voice_id)))
