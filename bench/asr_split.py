@@ -38,7 +38,9 @@ def main() -> int:
             groups[half_of(speaker)].append(i)
             if float(r.get("dyn_range_db") or 99) < 30:
                 groups["noisy"].append(i)
-        modes = {"streaming": entry["streaming"]["hypotheses"], "offline_full": entry["offline_hypotheses"]}
+        modes = {"streaming": entry["streaming"]["hypotheses"]}
+        if "offline_hypotheses" in entry:  # not in a run with --skip-offline
+            modes["offline_full"] = entry["offline_hypotheses"]
         out["sets"][set_name] = {
             group: {"clips": len(idx), "speakers": len({rows[i].get("speaker") or rows[i]["speaker_id"] for i in idx}),
                     **{mode: round(100 * wer([refs[i] for i in idx], [hyps[i] for i in idx]), 2) if idx else None
@@ -46,7 +48,7 @@ def main() -> int:
             for group, idx in groups.items()}
         for group, o in out["sets"][set_name].items():
             print(f"{set_name:22s} {group:7s} {o['clips']:3d} clips {o['speakers']:3d} speakers  "
-                  f"streaming WER {o['streaming']}%  offline {o['offline_full']}%")
+                  f"streaming WER {o['streaming']}%  offline {o.get('offline_full')}%")
     print(f"wrote {write(ns.name, out)}")
     return 0
 
