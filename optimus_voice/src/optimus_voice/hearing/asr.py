@@ -53,7 +53,7 @@ class AsrConfig:
     background_partials: bool = False   # decode partials on a thread of their own (a second recognizer worker)
     # The audio turn model (Smart Turn) at each pause, fused with the text rule (endpoint.needed_silence_ms). Its
     # thresholds and silences were tuned by `optimus-voice bench turns` on half the speakers (BENCHMARKS.md).
-    turn_model: bool = False
+    turn_model: bool = True
     turn_hold_below: float = 0.02       # below this the voice says "more to come": hold_silence_ms
     turn_done_above: float = 0.7        # above this, and the text complete: fast_silence_ms
     fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
