@@ -102,17 +102,13 @@ def run_moonshine(package_dir: str, data: Path) -> dict:
 
 
 def score(data: Path, set_name: str, hyps: list[str]) -> dict:
+    """WER by half of the speakers and on the noisy clips, split as `bench/asr_split.py` splits them."""
+    from asr_split import clip_groups
     from optimus_voice.tools.textnorm import wer
-    from optimus_voice.tools.turn_bench import half_of
 
     rows = manifest(data / set_name)
-    groups: dict[str, list[int]] = {"tune": [], "report": [], "noisy": []}
-    for i, r in enumerate(rows):
-        groups[half_of(f"{set_name}/{r.get('speaker') or r['speaker_id']}")].append(i)
-        if float(r.get("dyn_range_db") or 99) < 30:
-            groups["noisy"].append(i)
     return {group: round(100 * wer([rows[i]["transcript"] for i in idx], [hyps[i] for i in idx]), 2)
-            for group, idx in groups.items() if idx}
+            for group, idx in clip_groups(set_name, rows).items() if idx}
 
 
 def main() -> int:

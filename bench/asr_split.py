@@ -18,7 +18,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, RESULTS, manifest, write
 from optimus_voice.tools.textnorm import wer
-from optimus_voice.tools.turn_bench import half_of
+
+
+def clip_groups(set_name: str, rows: list[dict]) -> dict[str, list[int]]:
+    """Indices of a set's clips by half of the speakers (`tune`, `report`) and of the noisy clips (`noisy`)."""
+    from optimus_voice.tools.turn_bench import half_of
+
+    groups: dict[str, list[int]] = {"tune": [], "report": [], "noisy": []}
+    for i, r in enumerate(rows):
+        groups[half_of(f"{set_name}/{r.get('speaker') or r['speaker_id']}")].append(i)
+        if float(r.get("dyn_range_db") or 99) < 30:
+            groups["noisy"].append(i)
+    return groups
 
 
 def main() -> int:
@@ -32,12 +43,7 @@ def main() -> int:
     for set_name, entry in result["sets"].items():
         rows = manifest(ns.data / set_name)
         refs = [r["transcript"] for r in rows]
-        groups = {"tune": [], "report": [], "noisy": [], "all": list(range(len(rows)))}
-        for i, r in enumerate(rows):
-            speaker = f"{set_name}/{r.get('speaker') or r['speaker_id']}"
-            groups[half_of(speaker)].append(i)
-            if float(r.get("dyn_range_db") or 99) < 30:
-                groups["noisy"].append(i)
+        groups = {**clip_groups(set_name, rows), "all": list(range(len(rows)))}
         modes = {"streaming": entry["streaming"]["hypotheses"]}
         if "offline_hypotheses" in entry:  # not in a run with --skip-offline
             modes["offline_full"] = entry["offline_hypotheses"]

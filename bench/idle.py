@@ -35,8 +35,7 @@ def main() -> int:
 
     import psutil
     import soundfile as sf
-    from optimus_voice.tools.cli.main import parse_overrides
-    from optimus_voice.tools.supervisor import Supervisor
+    from optimus_voice.tools.supervisor import Supervisor, parse_overrides
 
     tmp = Path(tempfile.mkdtemp(prefix="optimus_voice_idle_"))
     silence = tmp / "silence.wav"

@@ -25,6 +25,18 @@ STOP_TIMEOUT_S = 10.0
 RESPAWN_DELAY_S = 2.0  # as the launch file's respawn_delay
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, dict]:
+    """`NODE.PARAM=VALUE` pairs (`up --set`, `bench e2e --set`) -> {node: {param: value}}, values read as YAML."""
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        node, _, param = key.partition(".")
+        if not param:
+            raise SystemExit(f"expected NODE.PARAM=VALUE, got {pair!r}")
+        out.setdefault(node, {})[param] = yaml.safe_load(value) if value else ""
+    return out
+
+
 def share_dir() -> Path:
     from ament_index_python.packages import get_package_share_directory
 

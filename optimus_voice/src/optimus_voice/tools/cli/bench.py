@@ -22,7 +22,7 @@ def default_clips(limit: int) -> list[str]:
 
 def cmd_e2e(ns: argparse.Namespace) -> int:
     from optimus_voice.tools import e2e, turn_timing
-    from optimus_voice.tools.cli.main import parse_overrides
+    from optimus_voice.tools.supervisor import parse_overrides
 
     clips = ns.clips or default_clips(ns.limit)
     result = e2e.run(clips, pause_s=ns.pause, record=ns.record, repeat=ns.repeat,

@@ -7,7 +7,6 @@ import signal
 import sys
 from pathlib import Path
 
-import yaml
 from optimus_voice.tools.cli import bag, bench, chat, diarize, emotion, report, say, transcribe
 
 
@@ -21,20 +20,9 @@ def _launch_args(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        node, _, param = key.partition(".")
-        if not param:
-            raise SystemExit(f"expected NODE.PARAM=VALUE, got {pair!r}")
-        out.setdefault(node, {})[param] = yaml.safe_load(value) if value else ""
-    return out
-
-
 def cmd_up(ns: argparse.Namespace) -> int:
     from optimus_voice.contract import graph
-    from optimus_voice.tools.supervisor import Supervisor
+    from optimus_voice.tools.supervisor import Supervisor, parse_overrides
 
     args = _launch_args(ns.args)
     if ns.record and Path(ns.record).exists():
