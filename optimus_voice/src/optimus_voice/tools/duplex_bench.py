@@ -1,0 +1,310 @@
+"""`optimus-voice bench duplex`: the robot talks, hears itself through a room, and users talk over it.
+
+A closed loop in simulated time, with the engines the nodes run (no rclpy): Piper speaks the robot's replies; its
+voice comes back into the microphone through tools.room; real speech clips are placed over the robot at random
+moments, and also while it is silent. The microphone goes through the echo canceller (the audio actually played
+as its reference), then the streaming ASR, whose events drive the dialogue's barge-in rules (TurnTaking). A
+barge-in stops the robot's voice at once, as the speaker node's flush does, so the rest of the user's words come
+back clean. Processing time is real: the audio clock runs behind by whatever the CPU could not keep up with, so
+detection times are those of this machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig
+from optimus_voice.audio_io.sources import AudioChunk, load_audio
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.contract.stamps import NS_PER_S
+from optimus_voice.tools.room import Room, convolve, speech_rms
+
+CHUNK = 320          # 20 ms, as the capture node publishes
+BASE_NS = 10 ** 12   # stamps of the simulated clock start here
+TAIL_S = 1.5         # silence after each episode, so the last turn ends
+NOISE_RMS = 3e-4     # the microphone's own noise (-70 dBFS)
+
+
+@dataclass
+class Clip:
+    path: str
+    text: str
+    speaker: str
+    half: str = "report"
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
+    onset: int = 0   # first sample of speech in the clip (Silero VAD on the clean clip)
+
+
+@dataclass
+class Episode:
+    kind: str                  # "robot" (the robot alone), "over" (the user talks over it), "alone" (user alone)
+    reply: np.ndarray | None   # the robot's speech, 16 kHz
+    reply_text: str = ""
+    clip: Clip | None = None
+    user_at: int = 0           # sample of the episode where the clip starts
+
+
+@dataclass
+class Outcome:
+    barge_ins: list[dict] = field(default_factory=list)      # every barge-in: when, why, true or false
+    finals: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end sample, text) of user turns
+    robot_s: float = 0.0       # seconds of the robot's voice played
+    erle: list[tuple[float, float]] = field(default_factory=list)  # (mic, out) energy while only the robot spoke
+
+
+def speech_onset(audio: np.ndarray, vad) -> int:
+    vad.reset()
+    probs = vad.push(audio)
+    from optimus_voice.hearing.vad import WINDOW
+
+    first = next((i for i, p in enumerate(probs) if p >= 0.5), 0)
+    return first * WINDOW
+
+
+def make_episodes(clips: list[Clip], replies: list[tuple[str, np.ndarray]], robot_minutes: float,
+                  rng: np.random.Generator) -> list[Episode]:
+    """Per clip one episode over the robot and one alone; robot-only episodes until `robot_minutes` of its speech."""
+    episodes = []
+    for clip in clips:
+        text, reply = replies[rng.integers(len(replies))]
+        # The user starts somewhere in the reply, with at least 1.5 s of it left to talk over.
+        latest = max(int(0.3 * SAMPLE_RATE), len(reply) - int(1.5 * SAMPLE_RATE) - clip.onset)
+        user_at = int(rng.integers(int(0.3 * SAMPLE_RATE), latest + 1))
+        episodes.append(Episode("over", reply, text, clip, user_at))
+        episodes.append(Episode("alone", None, "", clip, int(0.3 * SAMPLE_RATE)))
+    robot_s = 0.0
+    while robot_s < robot_minutes * 60:
+        text, reply = replies[rng.integers(len(replies))]
+        episodes.append(Episode("robot", reply, text))
+        robot_s += len(reply) / SAMPLE_RATE
+    order = rng.permutation(len(episodes))
+    return [episodes[i] for i in order]
+
+
+class DuplexLoop:
+    """Runs episodes one after another on one microphone stream, with state (AEC, ASR) carried across them."""
+
+    def __init__(self, asr, turns, room: Room, echo_gain: float, aec: EchoCanceller | None,
+                 rng: np.random.Generator) -> None:
+        self.asr, self.turns, self.aec, self.rng = asr, turns, aec, rng
+        self.h = room.impulse_response() * echo_gain
+        self.index = 0           # samples of the microphone stream so far
+        self.backlog_ns = 0      # how far processing runs behind the audio (real CPU time)
+        self.asr.clock = lambda: BASE_NS + self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns
+        self.outcome = Outcome()
+        self._turn_spans: dict[int, int] = {}
+
+    def now_s(self) -> float:
+        return (self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns) / NS_PER_S
+
+    def run(self, ep: Episode) -> dict:
+        """One episode; returns what happened in it."""
+        reply = ep.reply if ep.reply is not None else np.zeros(0, np.float32)
+        user = np.zeros(0, np.float32)
+        if ep.clip is not None:
+            user = np.concatenate([np.zeros(ep.user_at, np.float32), ep.clip.audio])
+        length = max(len(reply), len(user)) + int(TAIL_S * SAMPLE_RATE)
+        user = np.pad(user, (0, length - len(user)))
+        echo = np.pad(convolve(reply, self.h), (0, length - len(reply)))
+        start = self.index
+        onset = start + ep.user_at + ep.clip.onset if ep.clip is not None else None
+        stop_at: int | None = None
+        speaking = len(reply) > 0
+        if speaking:
+            robot_turn = self.turns.turn_id
+            self.turns.speaking(robot_turn, ep.reply_text)
+            self.turns.speech_started(robot_turn)
+        result = {"kind": ep.kind, "onset": onset, "barge_in": None}
+        for i in range(0, length, CHUNK):
+            if speaking and (stop_at is not None or i >= len(reply)):
+                speaking = False
+                self.turns.speech_ended(robot_turn)
+            played = reply[i:i + CHUNK] if speaking else np.zeros(0, np.float32)
+            played = np.pad(played, (0, CHUNK - len(played)))
+            stamp = BASE_NS + self.index * NS_PER_S // SAMPLE_RATE
+            mic = echo[i:i + CHUNK] + user[i:i + CHUNK]
+            mic = mic + self.rng.normal(0, NOISE_RMS, len(mic)).astype(np.float32)
+            t0 = time.perf_counter()
+            if self.aec is not None:
+                self.aec.reference(played, stamp)
+                out = self.aec.process(AudioChunk(mic, self.index, stamp))
+            else:
+                out = AudioChunk(mic, self.index, stamp)
+            events = self.asr.push(out) if out is not None else []
+            why = self._events(events)
+            if speaking and why is None and self.turns.check_sustained(self.now_s()):
+                why = "sustained_speech"
+            took = int((time.perf_counter() - t0) * NS_PER_S)
+            self.backlog_ns = max(0, self.backlog_ns + took - len(mic) * NS_PER_S // SAMPLE_RATE)
+            if ep.kind == "robot" and speaking and out is not None:
+                self.outcome.erle.append((float(np.sum(mic ** 2)), float(np.sum(out.samples ** 2))))
+            self.index += len(mic)
+            if speaking:
+                self.outcome.robot_s += len(mic) / SAMPLE_RATE
+            if why is not None and speaking and stop_at is None:
+                stop_at = i + CHUNK
+                at_s = self.now_s()
+                true = onset is not None and self.index >= onset
+                b = {"kind": ep.kind, "why": why, "true": true,
+                     "after_onset_ms": round((at_s - onset / SAMPLE_RATE) * 1000, 1) if true else None}
+                self.outcome.barge_ins.append(b)
+                result["barge_in"] = b
+                # The speaker stops: what is already in the air still arrives, nothing after it.
+                echo = np.pad(convolve(reply[:stop_at], self.h), (0, length))[:length]
+        for event in self.asr.flush():
+            self._events([event])
+        if speaking:
+            self.turns.speech_ended(robot_turn)
+        if ep.clip is not None:
+            lo, hi = start + ep.user_at, start + ep.user_at + len(ep.clip.audio)
+            result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
+        return result
+
+    def _events(self, events) -> str | None:
+        from optimus_voice.hearing.asr import TranscriptEvent
+
+        why = None
+        for ev in events:
+            if not isinstance(ev, TranscriptEvent):
+                if ev.kind == "start":
+                    self.turns.user_started(ev.turn_id, self.now_s())
+                elif ev.kind == "end":
+                    self.turns.user_stopped(ev.turn_id)
+                continue
+            text = ev.hypothesis.text
+            if not ev.is_final:
+                if self.turns.heard(ev.turn_id, text):
+                    why = why or "words"
+                continue
+            answer, barge_in = self.turns.user_finished(ev.turn_id, text)
+            if barge_in:
+                why = why or "words"
+            if answer or barge_in:
+                end = ev.start_index + (ev.end_ns - ev.start_ns) * SAMPLE_RATE // NS_PER_S
+                self.outcome.finals.append((ev.start_index, end, text))
+        return why
+
+
+def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
+        aec: str = "linear", noise_suppression: bool = False, sustained_s: float = 1.2, seed: int = 0,
+        echo: Callable[[str], None] = print) -> dict:
+    """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
+    from optimus_voice.deciding.turn_taking import TurnTaking
+    from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
+    from optimus_voice.hearing.turn_model import SmartTurn
+    from optimus_voice.hearing.vad import SileroVad
+    from optimus_voice.hearing.whisper import WhisperRecognizer
+    from optimus_voice.tools.machine import machine
+    from optimus_voice.tools.textnorm import wer
+
+    room = room or Room(seed=seed)
+    rng = np.random.default_rng(seed)
+    vad = SileroVad()
+    for clip in clips:
+        clip.audio = load_audio(clip.path)
+        clip.onset = speech_onset(clip.audio, vad)
+    replies = robot_replies(rng)
+    user_level = float(np.mean([speech_rms(c.audio) for c in clips]))
+    robot_level = speech_rms(np.concatenate([convolve(r, room.impulse_response()) for _, r in replies]))
+    gain = user_level * 10 ** (echo_db / 20) / robot_level
+    asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
+    canceller = EchoCanceller(EchoConfig(mode=aec, noise_suppression=noise_suppression)) if aec != "off" else None
+    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s), room, gain, canceller, rng)
+    episodes = make_episodes(clips, replies, robot_minutes, rng)
+    t0 = time.perf_counter()
+    per_episode = []
+    for n, ep in enumerate(episodes):
+        r = loop.run(ep)
+        r["clip"] = Path(ep.clip.path).name if ep.clip else None
+        r["half"] = ep.clip.half if ep.clip else None
+        per_episode.append(r)
+        echo(f"[{n + 1}/{len(episodes)}] {describe(r)}")
+    asr.close()
+    mic_e, out_e = (sum(x) for x in zip(*loop.outcome.erle, strict=True)) if loop.outcome.erle else (0.0, 0.0)
+    result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
+              "echo_db": echo_db, "room": vars(room), "aec": aec, "noise_suppression": noise_suppression,
+              "sustained_s": sustained_s, "seed": seed, "run_s": round(time.perf_counter() - t0, 1),
+              "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
+              "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
+              "erle_db": round(10 * np.log10(mic_e / out_e), 1) if out_e > 0 else None,
+              "aec_cpu_pct_of_one_core": round(canceller.stats.cpu_ms_per_s / 10, 2) if canceller else None}
+    for half in ("tune", "report", "all"):
+        eps = [r for r in per_episode if r["half"] and (half == "all" or r["half"] == half)]
+        over = [r for r in eps if r["kind"] == "over"]
+        alone = {r["clip"]: r for r in eps if r["kind"] == "alone"}
+        if not over:
+            continue
+        detected = [r["barge_in"]["after_onset_ms"] for r in over if r["barge_in"] and r["barge_in"]["true"]]
+        refs = {Path(c.path).name: c.text for c in clips}
+        result[half] = {
+            "clips": len(over), "barge_ins_total": len(over), "barge_ins_detected": len(detected),
+            "barge_in_after_onset_ms": _ms(detected),
+            "user_wer_over_robot": round(100 * wer([refs[r["clip"]] for r in over], [r["heard"] for r in over]), 2),
+            "user_wer_alone": round(100 * wer([refs[c] for c in alone], [alone[c]["heard"] for c in alone]), 2)}
+    result["episodes"] = per_episode
+    return result
+
+
+def robot_replies(rng: np.random.Generator, n: int = 40) -> list[tuple[str, np.ndarray]]:
+    """Replies of two to four sentences from bench/data's TTS sentences (or built-in ones), spoken by Piper."""
+    import soxr
+    from optimus_voice.speaking.tts import Synthesizer
+
+    sentences = SENTENCES
+    syn = Synthesizer()
+    spoken = {}
+    for s in sentences:
+        chunks = list(syn.synthesize(s))
+        audio = np.concatenate([c.samples for c in chunks])
+        spoken[s] = soxr.resample(audio, chunks[0].sample_rate, SAMPLE_RATE).astype(np.float32)
+    gap = np.zeros(int(0.2 * SAMPLE_RATE), np.float32)
+    replies = []
+    for _ in range(n):
+        picked = [sentences[i] for i in rng.choice(len(sentences), int(rng.integers(2, 5)), replace=False)]
+        replies.append((" ".join(picked), np.concatenate([x for s in picked for x in (spoken[s], gap)])))
+    return replies
+
+
+def describe(r: dict) -> str:
+    """One episode's line in the log."""
+    b = r["barge_in"]
+    line = f"{r['kind']:5s} {r['clip'] or '':32s}"
+    if b:
+        line += f" barge-in ({b['why']}) " + (f"+{b['after_onset_ms']:.0f} ms" if b["true"] else "FALSE")
+    return line + (f"  heard: {r['heard']!r}" if r["clip"] else "")
+
+
+def _ms(values: list[float]) -> dict:
+    return {"n": len(values), "p50": round(float(np.percentile(values, 50)), 1) if values else None,
+            "p95": round(float(np.percentile(values, 95)), 1) if values else None}
+
+
+def _count(items) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
+
+
+SENTENCES = [
+    "I can tell you about the weather, set a timer, or just keep you company.",
+    "The kitchen is at the end of the hallway, on your left.",
+    "Sure, I will speak a little more slowly from now on.",
+    "It is a quarter past three in the afternoon.",
+    "Your next meeting starts in twenty minutes, in the blue room on the second floor.",
+    "I did not quite catch that, could you say it again?",
+    "That sounds wonderful, tell me more about it.",
+    "I am sorry to hear that, is there anything I can do to help?",
+    "The battery is at eighty percent, so we have plenty of time.",
+    "Let me think about that for a moment.",
+    "Good morning! Did you sleep well?",
+    "I will remind you to take your medicine at eight o'clock tonight.",
+    "There are three apples and a bottle of water in the fridge.",
+    "Please follow me, I will show you the way to the lobby.",
+    "My name is Optimus, and I am here to help you.",
+    "The weather today is sunny with a light breeze from the west.",
+]

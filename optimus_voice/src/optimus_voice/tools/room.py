@@ -1,0 +1,51 @@
+"""A simulated room for the duplex benchmark: the robot's voice coming back into its microphone (no rclpy).
+
+The echo path is a synthetic impulse response: a direct path (the speaker a few centimetres from the microphones)
+followed by an exponentially decaying diffuse tail, with a speaker-to-microphone delay that the stamps do not show
+(air, and the driver's buffers). Dev tooling: on the robot, its own body and room do this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from optimus_voice.contract.audio import SAMPLE_RATE
+
+
+@dataclass
+class Room:
+    rt60_s: float = 0.3              # reverberation time of the tail
+    direct_to_reverb_db: float = 6.0  # energy of the direct path over the tail's
+    delay_ms: float = 25.0           # speaker to microphone, beyond what the reference's stamps say
+    seed: int = 0
+
+    def impulse_response(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        n = int(self.rt60_s * SAMPLE_RATE)
+        t = np.arange(n) / SAMPLE_RATE
+        tail = rng.standard_normal(n) * np.exp(-6.9 * t / self.rt60_s)  # -60 dB at rt60
+        tail[:int(0.003 * SAMPLE_RATE)] = 0.0  # first reflections arrive a few milliseconds after the direct sound
+        tail *= np.sqrt(10 ** (-self.direct_to_reverb_db / 10) / np.sum(tail ** 2))
+        h = np.zeros(int(self.delay_ms * SAMPLE_RATE / 1000) + n, np.float64)
+        d = len(h) - n
+        h[d] = 1.0
+        h[d:] += tail
+        return h.astype(np.float32)
+
+
+def convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """x filtered by h (FFT convolution), as long as x."""
+    if not len(x):
+        return np.zeros(0, np.float32)
+    n = len(x) + len(h) - 1
+    nfft = 1 << (n - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(h, nfft), nfft)[:len(x)]
+    return y.astype(np.float32)
+
+
+def speech_rms(x: np.ndarray, frame: int = 320) -> float:
+    """RMS over the loudest half of the frames: the level of the speech, not of the pauses around it."""
+    frames = x[:len(x) // frame * frame].reshape(-1, frame)
+    energy = np.sort(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return float(np.sqrt(np.mean(energy[len(energy) // 2:]))) if len(energy) else 0.0
