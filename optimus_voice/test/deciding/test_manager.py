@@ -77,6 +77,12 @@ def test_sustained_speech_stops_the_robot_and_barge_in_can_be_switched_off(dialo
     dialogue.voice_activity(2, True, False, 5.0)
     assert dialogue.tick(5.5) == []
     assert dialogue.tick(6.3) == [Stop(1)]
+    fast = DialogueManager(dialogue.policy, DialogueConfig())
+    fast.echo_cancelled(True)
+    answer(fast, 1, "what can you do")
+    fast.progress(1, "started", "")
+    fast.voice_activity(2, True, False, 5.0)
+    assert fast.tick(5.2) == [Stop(1)]
     quiet = DialogueManager(dialogue.policy, DialogueConfig(barge_in=False))
     answer(quiet, 1, "what can you do")
     quiet.progress(1, "started", "")

@@ -54,6 +54,19 @@ def test_sustained_speech_interrupts_unless_it_is_the_robots_echo():
     assert not echo.check_sustained(13.0)
 
 
+def test_with_the_echo_cancelled_less_speech_over_the_robot_interrupts_it():
+    tt = speaking_robot()
+    tt.echo_free = True                           # the capture node's canceller has converged
+    tt.user_started(2, 10.0)
+    assert not tt.check_sustained(10.1)
+    assert tt.check_sustained(10.2)
+    echo = speaking_robot()
+    echo.echo_free = True
+    echo.user_started(2, 10.0)
+    echo.heard(2, "chat with you and tell")       # its own voice heard all the same: words still decide
+    assert not echo.check_sustained(13.0)
+
+
 def test_another_voice_over_the_robot_is_judged_by_its_final_only():
     from optimus_voice.deciding.turn_taking import TurnTaking
 

@@ -147,6 +147,14 @@ def test_audio_out_rejects_bad_frames_plays_speech_and_flushes_on_stop(ros_graph
     assert states(1)[-1].samples_played == len(speech)
     played = [s.samples_played for s in states(1)]
     assert played == sorted(played) and len(played) > 2, "progress is reported while playing"
+    # What was played comes back on /audio/out/played, whole, stamped with when it played (the echo canceller's
+    # reference): one piece after the other, never overlapping, apart only where the speaker ran out of audio.
+    assert probe.wait_for(lambda: sum(len(m.data) // 2 for m in probe.of(topics.AUDIO_PLAYED)) == len(speech), 5)
+    echoed = [m for m in probe.of(topics.AUDIO_PLAYED) if m.turn_id == 1]
+    assert b"".join(bytes(m.data) for m in echoed) == to_s16le(speech)
+    starts = [from_time(m.header.stamp) for m in echoed]
+    gaps = [b - a - len(m.data) // 2 * 62_500 for a, b, m in zip(starts, starts[1:], echoed, strict=False)]
+    assert all(0 <= g < 100_000_000 for g in gaps), gaps
 
     # A second turn is stopped after 0.5 s: it is flushed and the WAV holds only what was played.
     for index in range(0, len(speech), frame):

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from optimus_voice.audio_io.sinks import DeviceSink
 from optimus_voice.contract.health import Health, Level
+from optimus_voice.contract.stamps import NS_PER_S, now_ns
 
 PLAYING, DRAINED, FLUSHED = "PLAYING", "DRAINED", "FLUSHED"
+UNDERRUN_NS = 30_000_000  # a piece starting this much after the previous one ended follows a real silence
 
 
 @dataclass
@@ -29,12 +31,19 @@ class Player:
     from the caller's for FLUSHED)."""
 
     def __init__(self, sinks: list, sample_rate: int, on_status: Callable[[PlayStatus], None],
-                 status_period_s: float = 0.1, health: Health | None = None) -> None:
+                 status_period_s: float = 0.1, health: Health | None = None,
+                 on_played: Callable[[int, np.ndarray, int], None] | None = None,
+                 clock: Callable[[], int] = now_ns) -> None:
         self.sinks = sinks
         self.sample_rate = sample_rate
         self.on_status = on_status
         self.status_period_s = status_period_s
         self.health = health or Health()
+        # Gets (turn id, samples, when their first sample leaves the speaker) for each piece played: the echo
+        # canceller's reference. `clock` stamps them (the node's clock).
+        self.on_played = on_played
+        self.clock = clock
+        self._played_until_ns = 0
         self.played: dict[int, int] = collections.defaultdict(int)
         self.latest_turn = 0
         self._queue: collections.deque[tuple[int, np.ndarray]] = collections.deque()
@@ -87,6 +96,7 @@ class Player:
                 turn, samples = self._queue.popleft()
             try:
                 device = next((s for s in self.sinks if isinstance(s, DeviceSink)), None)
+                self._report_played(turn, samples, device)
                 for sink in self.sinks:
                     sink.write(samples)
                 if device is None:  # pace like a speaker would
@@ -102,6 +112,20 @@ class Player:
             if drained or time.monotonic() - last_status >= self.status_period_s:
                 last_status = time.monotonic()
                 self.on_status(PlayStatus(turn, DRAINED if drained else PLAYING, self.played[turn], queued))
+
+    def _report_played(self, turn: int, samples: np.ndarray, device) -> None:
+        """Stamp a piece with when it plays: right after what is still playing, or now plus the device's latency."""
+        if self.on_played is None:
+            return
+        latency_ns = int(device.latency_s * NS_PER_S) if device is not None else 0
+        start = self.clock() + latency_ns
+        if start < self._played_until_ns + UNDERRUN_NS:
+            start = self._played_until_ns  # back to back: timing jitter of this thread is not a gap in the sound
+        self._played_until_ns = start + len(samples) * NS_PER_S // self.sample_rate
+        try:
+            self.on_played(turn, samples, start)
+        except Exception as exc:  # noqa: BLE001 - a failing report must not stop the speaker
+            self.health.problem("played_report_errors", f"cannot report played audio: {exc}")
 
     def close(self, timeout_s: float = 3.0) -> None:
         """Stop playing (what is queued is dropped) and close the sinks."""

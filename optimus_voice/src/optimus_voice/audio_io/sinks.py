@@ -43,6 +43,7 @@ class DeviceSink:
         except Exception as exc:
             raise SinkError(f"cannot open audio output device {device or 'default'}: {exc}") from exc
         self.sample_rate = sample_rate
+        self.latency_s = float(self._stream.latency)  # from a write to the speaker, as PortAudio reports it
 
     def write(self, samples: np.ndarray) -> None:
         self._stream.write(samples.astype(np.float32).reshape(-1, 1))

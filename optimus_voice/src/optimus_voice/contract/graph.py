@@ -66,6 +66,9 @@ ARGS = (
               "Topic the robot's speech audio is published on; remap onto the robot's speaker actuator topic."),
     LaunchArg("playback_topic", topics.PLAYBACK.relative,
               "Topic of the speaker's playback reports (what it actually played); remap onto the robot's own."),
+    LaunchArg("echo_reference_topic", topics.AUDIO_PLAYED.relative,
+              "The robot's own voice as the microphone's echo canceller takes it: what our speaker node played. "
+              "With use_audio_out:=false, set it to audio_out_topic (its frames are stamped with when they play)."),
     LaunchArg("use_audio_out", "true",
               "Run our speaker node (PortAudio or WAV). Set false when the robot's own audio actuator subscribes "
               "to audio_out_topic.", bool),
@@ -87,7 +90,8 @@ ARG_TYPES = {a.name: a.type for a in ARGS}
 NODES = (
     NodeSpec("capture", "capture_node", "capture.yaml", "microphone (device, file or bag) -> /audio/in",
              param_args={"source": "mic_source", "device": "mic_device", "file_path": "mic_file",
-                         "loop": "mic_loop"}, enabled_if=("mic_source", ("device", "file", "bag"))),
+                         "loop": "mic_loop"}, enabled_if=("mic_source", ("device", "file", "bag")),
+             remap_args={topics.AUDIO_PLAYED.name: "echo_reference_topic"}),
     NodeSpec("asr", "asr_node", "asr.yaml", "/audio/in -> voice activity, transcripts, each turn's audio"),
     NodeSpec("emotion", "emotion_node", "emotion.yaml", "turn audio + transcripts -> the user's emotion per turn"),
     NodeSpec("llm", "llm_node", "llm.yaml", "the local language-model server (llama.cpp) the dialogue asks",

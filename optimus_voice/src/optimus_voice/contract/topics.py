@@ -35,6 +35,8 @@ class Topic:
 
 
 AUDIO_IN = Topic("/audio/in", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR, "microphone audio, 16 kHz mono")
+ECHO_CANCELLED = Topic("/audio/in/echo_cancelled", "std_msgs/msg/Bool", QosClass.LATCHED,
+                       "whether /audio/in is free of the robot's own voice (the echo canceller has converged)")
 USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
                     "the user's speech, turn by turn (frames carry the turn id): /audio/in cut by the voice activity")
 VOICE_ACTIVITY = Topic("/voice_activity", "optimus_voice_msgs/msg/VoiceActivity", QosClass.EVENTS,
@@ -52,6 +54,8 @@ SPEECH_VISEMES = Topic("/speech/visemes", "optimus_voice_msgs/msg/VisemeSequence
                        "lip-sync visemes of the robot's speech, aligned to its audio samples")
 AUDIO_OUT = Topic("/audio/out", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
                   "synthesized speech for the speaker actuator")
+AUDIO_PLAYED = Topic("/audio/out/played", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
+                     "the audio the speaker actually played, stamped with when it played: the echo reference")
 PLAYBACK = Topic("/audio/out/playback", "optimus_voice_msgs/msg/PlaybackStatus", QosClass.EVENTS,
                  "samples actually played by the speaker, per turn")
 FACE = Topic("/face/expression", "optimus_voice_msgs/msg/FaceExpression", QosClass.ACTUATOR,
@@ -80,6 +84,7 @@ def in_namespace(topic: Topic, namespace: str) -> str:
     return topic.name if topic.global_name or not ns else f"/{ns}{topic.name}"
 
 
-ALL = (AUDIO_IN, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS,
-       SPEECH_VISEMES, AUDIO_OUT, PLAYBACK, FACE, FACE_MARKERS, VOICES_TRACKED, DIAGNOSTICS)
+ALL = (AUDIO_IN, ECHO_CANCELLED, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST,
+       SPEECH_PROGRESS, SPEECH_VISEMES, AUDIO_OUT, AUDIO_PLAYED, PLAYBACK, FACE, FACE_MARKERS, VOICES_TRACKED,
+       DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}

@@ -72,6 +72,7 @@ class DialogueConfig:
     emotion_wait_s: float = 0.15        # how long a final transcript waits for its turn's emotion
     barge_in: bool = True
     barge_in_sustained_s: float = 1.2
+    barge_in_echo_free_s: float = 0.15
     echo_overlap: float = 0.6
     llm: bool = False                   # a language model answers the llm_intents
     llm_intents: tuple[str, ...] = ("unknown", "small_talk")
@@ -113,7 +114,8 @@ class DialogueManager:
     health: Health = field(default_factory=Health)
 
     def __post_init__(self) -> None:
-        self.turns = TurnTaking(self.config.barge_in_sustained_s, self.config.echo_overlap)
+        self.turns = TurnTaking(self.config.barge_in_sustained_s, self.config.echo_overlap,
+                                self.config.barge_in_echo_free_s)
         self.volume = 1.0
         self.rate = 1.0
         self.user_text = ""
@@ -143,6 +145,7 @@ class DialogueManager:
         """New settings (a parameter changed) take effect from the next event."""
         self.config = config
         self.turns.sustained_s = config.barge_in_sustained_s
+        self.turns.echo_free_s = config.barge_in_echo_free_s
         self.turns.echo_overlap = config.echo_overlap
 
     @property
@@ -163,6 +166,10 @@ class DialogueManager:
         if paused:
             self._paused.add(turn_id)
         return []
+
+    def echo_cancelled(self, converged: bool) -> None:
+        """The microphone's echo canceller has converged (or lost its hold): how much speech a barge-in needs."""
+        self.turns.echo_free = converged
 
     def transcript(self, turn_id: int, text: str, final: bool, now_s: float, voice_id: str = "") -> list[Out]:
         speaking_turn = self.turns.speaking_turn

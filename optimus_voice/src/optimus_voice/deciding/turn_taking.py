@@ -6,13 +6,13 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
 - the user's words decide: a partial or final transcript with a word that is not a backchannel and that is not
   the robot's own reply heard back (most of the heard words occur in what the robot is saying) interrupts at once;
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
-  utterance whose first partial is late);
+  utterance whose first partial is late); while the microphone's echo canceller has converged (`echo_free`), the
+  robot's own voice no longer opens turns, and `echo_free_s` of speech is enough;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
-Limits: this is not acoustic echo cancellation. A user who repeats the robot's words back, or speaks over the
-robot in a voice the ASR cannot transcribe, is only caught by the sustained-speech rule; a robot with a
-loud speaker next to its microphones still needs AEC in its audio driver.
+The words rules are the second line of defence behind the capture node's acoustic echo canceller: before it has
+converged (or without it), the robot's voice reaches the ASR, and its words are recognised as its own.
 """
 
 from __future__ import annotations
@@ -59,13 +59,15 @@ class _Candidate:
 class TurnTaking:
     """Who has the floor. Turn ids order everything: work for a turn older than the latest is stale."""
 
-    def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6) -> None:
+    def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6, echo_free_s: float = 0.15) -> None:
         self.state = State.IDLE
         self.turn_id = 0          # latest user turn that has the floor
         self.speaking_turn = 0    # turn whose reply is being spoken
         self.robot_text = ""      # the reply being spoken (to recognise it when the microphone hears it)
         self.addressee = ""       # the voice id of the turn being answered ("" unknown)
         self.sustained_s = sustained_s
+        self.echo_free_s = echo_free_s
+        self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
         self.echo_overlap = echo_overlap
         self.candidate: _Candidate | None = None
         self._ignored: set[int] = set()
@@ -101,9 +103,11 @@ class TurnTaking:
         return False
 
     def check_sustained(self, now_s: float) -> bool:
-        """True if a candidate has talked over the robot for sustained_s with nothing against it: stop now."""
+        """True if a candidate has talked over the robot for sustained_s (echo_free_s while the microphone is free
+        of the robot's voice) with nothing against it: stop now."""
         c = self.candidate
-        if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < self.sustained_s:
+        needed = self.echo_free_s if self.echo_free else self.sustained_s
+        if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < needed:
             return False
         self._take_floor(c.turn_id)
         return True

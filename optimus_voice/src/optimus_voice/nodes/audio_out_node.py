@@ -1,4 +1,5 @@
-"""Speaker node: /audio/out -> a PortAudio device and/or a WAV file, reporting /audio/out/playback."""
+"""Speaker node: /audio/out -> a PortAudio device and/or a WAV file, reporting /audio/out/playback and publishing
+what it played, stamped with when, on /audio/out/played (the microphone's echo reference)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import numpy as np
 from optimus_voice.audio_io.player import Player, PlayStatus
 from optimus_voice.audio_io.sinks import DeviceSink, SinkError, WavSink
 from optimus_voice.contract import topics
-from optimus_voice.contract.audio import AudioFormatError, decode_pcm
+from optimus_voice.contract.audio import S16LE, AudioFormatError, decode_pcm, to_s16le
+from optimus_voice.contract.stamps import NS_PER_S
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
-from optimus_voice_msgs.msg import PlaybackStatus
+from optimus_voice_msgs.msg import AudioFrame, PlaybackStatus
 
 RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 
@@ -45,10 +47,13 @@ class AudioOutNode(VoiceNode):
         if self.param("wav_path"):
             sinks.append(WavSink(self.param("wav_path"), rate))
         self.status_pub = self.publisher(topics.PLAYBACK)
+        self.played_pub = self.publisher(topics.AUDIO_PLAYED)
+        self._played_index = 0
         self.subscribe(topics.AUDIO_OUT, self.on_audio)
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self._rate = rate
-        self.player = Player(sinks, rate, self._status, self.param("status_period_ms") / 1000, self.health)
+        self.player = Player(sinks, rate, self._status, self.param("status_period_ms") / 1000, self.health,
+                             on_played=self._played, clock=self.now_ns)
 
     def cleanup_stage(self) -> None:
         if self.player is not None:
@@ -77,6 +82,16 @@ class AudioOutNode(VoiceNode):
     def on_request(self, msg) -> None:
         if msg.action == msg.ACTION_STOP:
             self.player.flush()
+
+    def _played(self, turn_id: int, samples: np.ndarray, stamp_ns: int) -> None:
+        """What the speaker plays, as the echo canceller's reference (frames of at most a second)."""
+        step = self._rate
+        for start in range(0, len(samples), step):
+            self.played_pub.publish(AudioFrame(
+                header=self.header(stamp_ns + start * NS_PER_S // self._rate, "speaker"), encoding=S16LE,
+                sample_rate=self._rate, channels=1, first_sample_index=self._played_index, turn_id=turn_id,
+                data=to_s16le(samples[start:start + step])))
+            self._played_index += len(samples[start:start + step])
 
     def _status(self, status: PlayStatus) -> None:
         self.status_pub.publish(PlaybackStatus(

@@ -39,6 +39,9 @@ class DialogueNode(VoiceNode):
         Param("barge_in", True, "Stop the robot's speech when the user really talks over it."),
         Param("barge_in_sustained_ms", 1200.0,
               "Speech over the robot this long interrupts it even before words are recognised (ms).", 100.0, 10000.0),
+        Param("barge_in_echo_free_ms", 150.0,
+              "The same while the microphone's echo canceller has converged (/audio/in/echo_cancelled): the robot's "
+              "voice no longer opens turns, so less speech is enough (ms).", 50.0, 10000.0),
         Param("llm_url", "", "OpenAI-compatible chat endpoint (e.g. http://localhost:8080/v1); empty: embedded only.",
               when=CONFIGURE),
         Param("llm_model", "", "Model name sent to the chat endpoint.", when=CONFIGURE),
@@ -67,6 +70,7 @@ class DialogueNode(VoiceNode):
         return DialogueConfig(
             emotion_wait_s=self.param("emotion_wait_ms") / 1000, barge_in=self.param("barge_in"),
             barge_in_sustained_s=self.param("barge_in_sustained_ms") / 1000, echo_overlap=self.param("echo_overlap"),
+            barge_in_echo_free_s=self.param("barge_in_echo_free_ms") / 1000,
             llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")))
 
     def configure_stage(self) -> None:
@@ -90,6 +94,7 @@ class DialogueNode(VoiceNode):
         self.subscribe(topics.TRANSCRIPT, self.on_transcript)
         self.subscribe(topics.EMOTION, self.on_emotion)
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
+        self.subscribe(topics.ECHO_CANCELLED, self.on_echo_cancelled)
 
     def parameters_changed(self) -> None:
         if self.manager is not None:
@@ -145,6 +150,10 @@ class DialogueNode(VoiceNode):
         if msg.is_final and self.turn_ok(msg.turn_id):
             self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic(),
                                                 msg.voice_id))
+
+    def on_echo_cancelled(self, msg) -> None:
+        self.manager.echo_cancelled(msg.data)
+        self.health.set_value("microphone_echo_free", msg.data)
 
     def on_progress(self, msg) -> None:
         self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text))

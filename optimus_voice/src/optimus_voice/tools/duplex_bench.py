@@ -96,7 +96,7 @@ class DuplexLoop:
         self.backlog_ns = 0      # how far processing runs behind the audio (real CPU time)
         self.asr.clock = lambda: BASE_NS + self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns
         self.outcome = Outcome()
-        self._turn_spans: dict[int, int] = {}
+        self.heard_text = ""     # the words that made the last barge-in
 
     def now_s(self) -> float:
         return (self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns) / NS_PER_S
@@ -119,6 +119,7 @@ class DuplexLoop:
             self.turns.speaking(robot_turn, ep.reply_text)
             self.turns.speech_started(robot_turn)
         result = {"kind": ep.kind, "onset": onset, "barge_in": None}
+        erle_from = len(self.outcome.erle)
         for i in range(0, length, CHUNK):
             if speaking and (stop_at is not None or i >= len(reply)):
                 speaking = False
@@ -134,6 +135,8 @@ class DuplexLoop:
                 out = self.aec.process(AudioChunk(mic, self.index, stamp))
             else:
                 out = AudioChunk(mic, self.index, stamp)
+            if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled)
+                self.turns.echo_free = self.aec.stats.converged
             events = self.asr.push(out) if out is not None else []
             why = self._events(events)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
@@ -149,7 +152,7 @@ class DuplexLoop:
                 stop_at = i + CHUNK
                 at_s = self.now_s()
                 true = onset is not None and self.index >= onset
-                b = {"kind": ep.kind, "why": why, "true": true,
+                b = {"kind": ep.kind, "why": why, "true": true, "text": self.heard_text if why == "words" else "",
                      "after_onset_ms": round((at_s - onset / SAMPLE_RATE) * 1000, 1) if true else None}
                 self.outcome.barge_ins.append(b)
                 result["barge_in"] = b
@@ -159,6 +162,9 @@ class DuplexLoop:
             self._events([event])
         if speaking:
             self.turns.speech_ended(robot_turn)
+        if ep.kind == "robot":
+            mic_e, out_e = (sum(x) for x in zip(*self.outcome.erle[erle_from:], strict=True))
+            result["erle_db"] = round(float(10 * np.log10(mic_e / out_e)), 1) if out_e > 0 else None
         if ep.clip is not None:
             lo, hi = start + ep.user_at, start + ep.user_at + len(ep.clip.audio)
             result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
@@ -178,11 +184,11 @@ class DuplexLoop:
             text = ev.hypothesis.text
             if not ev.is_final:
                 if self.turns.heard(ev.turn_id, text):
-                    why = why or "words"
+                    why, self.heard_text = why or "words", text
                 continue
             answer, barge_in = self.turns.user_finished(ev.turn_id, text)
             if barge_in:
-                why = why or "words"
+                why, self.heard_text = why or "words", text
             if answer or barge_in:
                 end = ev.start_index + (ev.end_ns - ev.start_ns) * SAMPLE_RATE // NS_PER_S
                 self.outcome.finals.append((ev.start_index, end, text))
@@ -190,7 +196,7 @@ class DuplexLoop:
 
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
-        aec: str = "linear", noise_suppression: bool = False, sustained_s: float = 1.2, seed: int = 0,
+        aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, seed: int = 0,
         echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
     from optimus_voice.deciding.turn_taking import TurnTaking
@@ -212,8 +218,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     robot_level = speech_rms(np.concatenate([convolve(r, room.impulse_response()) for _, r in replies]))
     gain = user_level * 10 ** (echo_db / 20) / robot_level
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
-    canceller = EchoCanceller(EchoConfig(mode=aec, noise_suppression=noise_suppression)) if aec != "off" else None
-    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s), room, gain, canceller, rng)
+    canceller = EchoCanceller(aec) if aec is not None else None
+    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s), room, gain, canceller, rng)
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
@@ -226,12 +232,15 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     asr.close()
     mic_e, out_e = (sum(x) for x in zip(*loop.outcome.erle, strict=True)) if loop.outcome.erle else (0.0, 0.0)
     result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
-              "echo_db": echo_db, "room": vars(room), "aec": aec, "noise_suppression": noise_suppression,
-              "sustained_s": sustained_s, "seed": seed, "run_s": round(time.perf_counter() - t0, 1),
+              "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
+              "sustained_s": sustained_s, "echo_free_s": echo_free_s, "seed": seed,
+              "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
               "erle_db": round(10 * np.log10(mic_e / out_e), 1) if out_e > 0 else None,
-              "aec_cpu_pct_of_one_core": round(canceller.stats.cpu_ms_per_s / 10, 2) if canceller else None}
+              "aec_cpu_pct_of_one_core": round(canceller.stats.cpu_ms_per_s / 10, 2) if canceller else None,
+              "aec_delay_ms": canceller.stats.delay_ms if canceller else None,
+              "aec_delay_shifts": canceller.stats.delay_shifts if canceller else None}
     for half in ("tune", "report", "all"):
         eps = [r for r in per_episode if r["half"] and (half == "all" or r["half"] == half)]
         over = [r for r in eps if r["kind"] == "over"]
@@ -275,6 +284,7 @@ def describe(r: dict) -> str:
     line = f"{r['kind']:5s} {r['clip'] or '':32s}"
     if b:
         line += f" barge-in ({b['why']}) " + (f"+{b['after_onset_ms']:.0f} ms" if b["true"] else "FALSE")
+        line += f" on {b['text']!r}" if b["text"] else ""
     return line + (f"  heard: {r['heard']!r}" if r["clip"] else "")
 
 

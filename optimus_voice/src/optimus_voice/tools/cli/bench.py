@@ -1,5 +1,6 @@
 """`optimus-voice bench e2e [CLIP...]`: voice-to-voice latency of the whole graph on real speech;
-`optimus-voice bench turns [CLIP...]`: when turns end, false cut-offs against latency."""
+`optimus-voice bench turns [CLIP...]`: when turns end, false cut-offs against latency;
+`optimus-voice bench duplex [CLIP...]`: the robot hears itself through a room while users talk over it."""
 
 from __future__ import annotations
 
@@ -78,7 +79,54 @@ def cmd_turns(ns: argparse.Namespace) -> int:
     return 0
 
 
+def duplex_clips(clips: list[str]) -> list:
+    """The user's clips with their reference texts: the given files (no reference: only barge-ins are scored),
+    else Common Voice's, with the half (tune or report) of their speaker."""
+    from optimus_voice.tools.duplex_bench import Clip
+    from optimus_voice.tools.turn_bench import half_of
+
+    if clips:
+        return [Clip(c, "", Path(c).stem, half_of(Path(c).stem)) for c in clips]
+    manifest = DEFAULT_SET / "manifest.csv"
+    if not manifest.exists():
+        raise SystemExit(f"no clips given and {manifest} does not exist: pass audio files")
+    with manifest.open(newline="") as f:
+        return [Clip(str(DEFAULT_SET / r["file"]), r["transcript"], r["speaker_id"],
+                     half_of(f"asr_commonvoice_dev/{r['speaker_id']}")) for r in csv.DictReader(f)]
+
+
+def cmd_duplex(ns: argparse.Namespace) -> int:
+    from optimus_voice.audio_io.echo import EchoConfig
+    from optimus_voice.tools import duplex_bench
+    from optimus_voice.tools.room import Room
+
+    clips = duplex_clips(ns.clips)
+    if ns.half:
+        clips = [c for c in clips if c.half == ns.half]
+    aec = None if ns.aec == "off" else EchoConfig(mode=ns.aec, noise_suppression=ns.noise_suppression,
+                                                  gate_db=ns.gate_db, residual_db=ns.residual_db)
+    result = duplex_bench.run(clips, robot_minutes=ns.minutes, echo_db=ns.echo_db, aec=aec,
+                              sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000, seed=ns.seed,
+                              room=Room(rt60_s=ns.rt60, delay_ms=ns.delay_ms, seed=ns.seed),
+                              echo=(lambda *_: None) if ns.json else print)
+    if ns.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['robot_minutes']} min of robot speech, echo {ns.echo_db:+.0f} dB over the user, AEC {ns.aec}: "
+          f"false barge-ins {result['false_barge_ins']}, ERLE {result['erle_db']} dB, "
+          f"AEC CPU {result['aec_cpu_pct_of_one_core']}% of a core")
+    for half in ("tune", "report"):
+        if half in result:
+            h = result[half]
+            print(f"  {half} half: barge-ins {h['barge_ins_detected']}/{h['barge_ins_total']}, after the user's start "
+                  f"p50 {h['barge_in_after_onset_ms']['p50']} ms p95 {h['barge_in_after_onset_ms']['p95']} ms; "
+                  f"user WER over the robot {h['user_wer_over_robot']}% alone {h['user_wer_alone']}%")
+    return 0
+
+
 def add_parser(sub) -> None:
+    from optimus_voice.audio_io.echo import EchoConfig
+
     bench = sub.add_parser("bench", help="benchmarks of the running graph")
     kinds = bench.add_subparsers(dest="kind", required=True)
     e2e = kinds.add_parser("e2e", help="voice-to-voice latency, per stage, plus CPU and memory of every node")
@@ -101,3 +149,26 @@ def add_parser(sub) -> None:
     turns.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
     turns.add_argument("--plot", help="draw the curve to this PNG")
     turns.set_defaults(func=cmd_turns)
+    duplex = kinds.add_parser("duplex", help="full duplex: false barge-ins on the robot's own echo, barge-ins "
+                              "detected and how fast, the user's WER over the robot, echo removed, AEC CPU")
+    duplex.add_argument("clips", nargs="*", help="the user's speech files (default: Common Voice clips from "
+                        "../shared/data, with their transcripts)")
+    duplex.add_argument("--half", choices=("tune", "report"), help="only the clips of this half of the speakers")
+    duplex.add_argument("--minutes", type=float, default=10.0, help="minutes of robot speech with no user")
+    duplex.add_argument("--echo-db", type=float, default=10.0, help="the robot's echo level over the user's voice")
+    duplex.add_argument("--aec", default="linear", choices=("linear", "webrtc", "both", "off"),
+                        help="echo canceller (capture's echo_cancel mode)")
+    duplex.add_argument("--noise-suppression", action="store_true", help="WebRTC noise suppression after the AEC")
+    duplex.add_argument("--gate-db", type=float, default=EchoConfig.gate_db,
+                        help="residual echo gate attenuation (capture's echo_gate_db)")
+    duplex.add_argument("--residual-db", type=float, default=EchoConfig.residual_db,
+                        help="output under this much of the estimated echo is residual (capture's echo_residual_db)")
+    duplex.add_argument("--sustained-ms", type=float, default=1200.0,
+                        help="the dialogue's barge_in_sustained_ms")
+    duplex.add_argument("--echo-free-ms", type=float, default=150.0,
+                        help="the dialogue's barge_in_echo_free_ms (used once the echo canceller has converged)")
+    duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
+    duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
+    duplex.add_argument("--seed", type=int, default=0)
+    duplex.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
+    duplex.set_defaults(func=cmd_duplex)

@@ -1,0 +1,122 @@
+"""Echo cancellation on the robot's real voice (Piper) coming back through a simulated room, with a real talker."""
+
+import numpy as np
+import pytest
+from optimus_voice.audio_io.correlation import gcc_phat
+from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig, EchoError, ReferenceTimeline
+from optimus_voice.audio_io.sources import AudioChunk, load_audio
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.tools.room import Room, convolve, speech_rms
+
+BASE = 10 ** 15  # stamps of the test's clock
+
+
+@pytest.fixture(scope="module")
+def robot_voice():
+    import soxr
+    from optimus_voice.speaking.tts import Synthesizer
+
+    syn = Synthesizer()
+    text = ("I can tell you about the weather, set a timer, or just keep you company. The kitchen is at the end of "
+            "the hallway, on your left. Your next meeting starts in twenty minutes, in the blue room.")
+    chunks = list(syn.synthesize(text))
+    audio = np.concatenate([c.samples for c in chunks])
+    return soxr.resample(audio, chunks[0].sample_rate, SAMPLE_RATE).astype(np.float32)
+
+
+def run_through(aec: EchoCanceller, mic: np.ndarray, played: np.ndarray, ref_offset_ns: int = 0) -> np.ndarray:
+    """Feed the canceller as the capture node does: the speaker's audio by stamps, the microphone in 20 ms chunks."""
+    out = np.zeros_like(mic)
+    for i in range(0, len(mic) - 319, 320):
+        stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
+        aec.reference(played[i:i + 320], stamp + ref_offset_ns)
+        chunk = aec.process(AudioChunk(mic[i:i + 320], i, stamp))
+        if chunk is not None:
+            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+    return out
+
+
+def erle_db(mic: np.ndarray, out: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(mic ** 2) / np.mean(out ** 2)))
+
+
+def test_robot_voice_is_removed_once_the_filter_has_converged(robot_voice):
+    echo = convolve(robot_voice, Room(delay_ms=30).impulse_response()) * 0.5
+    aec = EchoCanceller()
+    out = run_through(aec, echo, robot_voice)
+    last = slice(len(echo) - 4 * SAMPLE_RATE, len(echo))
+    assert erle_db(echo[last], out[last]) > 25
+    assert aec.stats.erle_db is not None and aec.stats.erle_db > 15
+    assert aec.stats.delay_ms == pytest.approx(30, abs=3)  # GCC-PHAT finds the room's delay
+    assert 0 < aec.stats.cpu_ms_per_s < 200
+
+
+def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, asr_parts):
+    from optimus_voice.tools.textnorm import wer
+
+    _, recognizer = asr_parts
+    user = load_audio(data_dir / "jfk.wav")[:4 * SAMPLE_RATE]
+    echo = convolve(robot_voice, Room().impulse_response())
+    echo *= speech_rms(user) * 10 ** (6 / 20) / speech_rms(echo)  # the robot 6 dB louder than the user
+    at = len(robot_voice) - len(user) - SAMPLE_RATE
+    near = np.zeros_like(echo)
+    near[at:at + len(user)] = user
+    out = run_through(EchoCanceller(), echo + near, robot_voice)
+    span = slice(at - SAMPLE_RATE // 4, at + len(user) + SAMPLE_RATE // 4)
+    reference = "And so my fellow Americans ask not what your"
+    alone = recognizer.transcribe(near[span], word_timestamps=False).text
+    cancelled = recognizer.transcribe(out[span], word_timestamps=False).text
+    uncancelled = recognizer.transcribe((echo + near)[span], word_timestamps=False).text
+    assert wer([reference], [cancelled]) <= wer([reference], [alone]) + 0.25, cancelled
+    assert wer([reference], [cancelled]) < wer([reference], [uncancelled]), (cancelled, uncancelled)
+
+
+def test_without_the_robot_speaking_the_microphone_passes_unchanged(data_dir):
+    user = load_audio(data_dir / "cv_concourse.wav")
+    aec = EchoCanceller()
+    out = run_through(aec, user, np.zeros_like(user))
+    n = len(user) // 320 * 320
+    np.testing.assert_allclose(out[:n], user[:n], atol=1e-6)
+    assert aec.stats.erle_db is None and not aec.stats.reference_active
+
+
+def test_a_delay_longer_than_the_filter_is_measured_and_followed(robot_voice):
+    """A sound server's buffers can hold the robot's voice back by more than the filter spans."""
+    echo = convolve(robot_voice, Room(delay_ms=350).impulse_response()) * 0.5
+    aec = EchoCanceller()
+    out = run_through(aec, echo, robot_voice)
+    last = slice(len(echo) - 4 * SAMPLE_RATE, len(echo))
+    assert erle_db(echo[last], out[last]) > 20
+    assert aec.stats.delay_ms is not None
+
+
+def test_output_keeps_the_stream_indices_across_a_gap():
+    aec = EchoCanceller()
+    got = []
+    for index in (0, 320, 640, 5000, 5320):  # 4040 samples lost between 960 and 5000
+        chunk = aec.process(AudioChunk(np.full(320, 0.01, np.float32), index, BASE + index * 62_500))
+        got.append((chunk.first_sample_index, len(chunk.samples)))
+    assert got == [(0, 320), (320, 320), (640, 320), (5000, 320), (5320, 320)]
+    odd = aec.process(AudioChunk(np.zeros(250, np.float32), 5640, 0))  # under a 10 ms block stays pending
+    assert odd.first_sample_index == 5640 and len(odd.samples) == 160
+
+
+def test_reference_timeline_places_audio_by_stamp():
+    t = ReferenceTimeline()
+    t.position(0)
+    t.put(10 ** 9 // 100, np.ones(160, np.float32))  # 10 ms in: samples 160..320
+    got = t.take(100, 300)
+    assert got[:60].sum() == 0 and got[60:220].sum() == 160 and got[220:].sum() == 0
+
+
+def test_gcc_phat_finds_a_fractional_delay(data_dir):
+    speech = load_audio(data_dir / "jfk.wav")[:SAMPLE_RATE]
+    spectrum = np.fft.rfft(speech)
+    delayed = np.fft.irfft(spectrum * np.exp(-2j * np.pi * np.fft.rfftfreq(len(speech)) * 3.4), len(speech))
+    lag, sharpness = gcc_phat(delayed, speech, 20, interp=8)
+    assert lag == pytest.approx(3.4, abs=0.2) and sharpness > 8
+
+
+def test_unknown_mode_is_a_clear_error():
+    with pytest.raises(EchoError, match="unknown echo cancellation mode 'loud'"):
+        EchoCanceller(EchoConfig(mode="loud"))

@@ -1,0 +1,80 @@
+"""The capture node cancels the robot's voice that comes back into its microphone, with what the speaker node
+reports it played (/audio/out/played) as the reference, and says how well on /diagnostics."""
+
+import numpy as np
+import soundfile as sf
+from helpers import diagnostics_of, wait_matched
+from optimus_voice.contract import topics
+from optimus_voice.contract.audio import SAMPLE_RATE, to_s16le
+from optimus_voice.contract.stamps import NS_PER_S, from_time, to_time
+from optimus_voice.tools.room import Room, convolve
+
+LEAD_S = 1.0  # the robot starts speaking this long after the microphone file starts
+
+
+def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path):
+    import soxr
+    from optimus_voice.nodes.capture_node import CaptureNode
+    from optimus_voice.speaking.tts import Synthesizer
+
+    from optimus_voice_msgs.msg import AudioFrame
+
+    syn = Synthesizer()
+    chunks = list(syn.synthesize("I can tell you about the weather, set a timer, or just keep you company. The "
+                                 "kitchen is at the end of the hallway, on your left, past the blue room."))
+    rate = chunks[0].sample_rate
+    voice = np.concatenate([c.samples for c in chunks])
+    voice16 = soxr.resample(voice, rate, SAMPLE_RATE).astype(np.float32)
+    room = Room(delay_ms=40)
+    mic = np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32),
+                          0.5 * convolve(voice16, room.impulse_response())])
+    path = tmp_path / "mic.wav"
+    sf.write(path, mic, SAMPLE_RATE)
+
+    capture = ros_graph.add(CaptureNode, activate=False, source="file", file_path=str(path))
+    capture.trigger_configure()
+    played = probe.publisher(topics.AUDIO_PLAYED)
+    assert wait_matched(probe, topics.AUDIO_PLAYED, capture)
+    assert probe.wait_for(lambda: capture.pub.get_subscription_count() >= 1, 10)
+    capture.trigger_activate()
+    assert probe.wait_for(lambda: probe.of(topics.AUDIO_IN), 10)
+    # The speaker's report of what it played, at its own rate, stamped on the microphone's clock.
+    start = probe.of(topics.AUDIO_IN)[0]
+    t0 = from_time(start.header.stamp) - start.first_sample_index * NS_PER_S // SAMPLE_RATE
+    step = rate // 5
+    for i in range(0, len(voice), step):
+        stamp = t0 + int(LEAD_S * NS_PER_S) + i * NS_PER_S // rate
+        msg = AudioFrame(encoding="S16LE", sample_rate=rate, channels=1, turn_id=1, data=to_s16le(voice[i:i + step]))
+        msg.header.stamp = to_time(stamp)
+        played.publish(msg)
+
+    n = len(mic) // 320 * 320
+    assert probe.wait_for(lambda: sum(len(m.data) // 2 for m in probe.of(topics.AUDIO_IN)) >= n, 30)
+    heard = np.concatenate([np.frombuffer(bytes(m.data), "<i2") for m in probe.of(topics.AUDIO_IN)]) / 32768.0
+    last = slice(n - 3 * SAMPLE_RATE, n)  # after the filter converged
+    erle = 10 * np.log10(np.mean(mic[last] ** 2) / np.mean(heard[last] ** 2))
+    assert erle > 20, f"only {erle:.1f} dB of echo removed"
+    diag = diagnostics_of(probe, "capture")
+    assert diag["echo_cancel"] == "linear"
+    assert float(diag["echo_erle_db"]) > 10
+    assert abs(float(diag["echo_delay_ms"]) - 40) < 10
+    assert float(diag["echo_cpu_pct_of_one_core"]) < 10
+    # The dialogue is told that the microphone is free of the robot's voice (a faster barge-in rule applies).
+    assert [m.data for m in probe.of(topics.ECHO_CANCELLED)] == [False, True]
+
+
+def test_bad_reference_frames_are_counted_and_the_microphone_goes_on(ros_graph, probe, data_dir):
+    from optimus_voice.nodes.capture_node import CaptureNode
+
+    from optimus_voice_msgs.msg import AudioFrame
+
+    capture = ros_graph.add(CaptureNode, source="file", file_path=str(data_dir / "cv_concourse.wav"), loop=True)
+    played = probe.publisher(topics.AUDIO_PLAYED)
+    assert wait_matched(probe, topics.AUDIO_PLAYED, capture)
+    for bad in (AudioFrame(encoding="MP3", sample_rate=22050, channels=1, data=b"\x00\x00"),
+                AudioFrame(encoding="S16LE", sample_rate=22050, channels=1, data=b"\x01\x02\x03")):
+        played.publish(bad)
+    assert probe.wait_for(
+        lambda: int(diagnostics_of(probe, "capture").get("rejected_reference_frames", 0)) == 2, 10)
+    count = len(probe.of(topics.AUDIO_IN))
+    assert probe.wait_for(lambda: len(probe.of(topics.AUDIO_IN)) > count + 10, 5)
