@@ -104,7 +104,7 @@ def up_status(probe) -> dict[str, dict[str, str]]:
 class Up:
     """`optimus-voice up` as a user runs it, in a process session of its own; `stop()` is one Ctrl-C."""
 
-    def __init__(self, *args: str, log_dir, domain_id: int) -> None:
+    def __init__(self, *args: str, log_dir, domain_id: int, env: dict[str, str] | None = None) -> None:
         import os
         import subprocess
         import sys
@@ -113,7 +113,8 @@ class Up:
         exe = Path(sys.prefix) / "bin" / "optimus-voice"
         self.log_dir = log_dir
         self.process = subprocess.Popen([str(exe), "up", *args, "--log-dir", str(log_dir)],
-                                        env={**os.environ, "ROS_DOMAIN_ID": str(domain_id)}, start_new_session=True,
+                                        env={**(env or os.environ), "ROS_DOMAIN_ID": str(domain_id)},
+                                        start_new_session=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output = ""
 

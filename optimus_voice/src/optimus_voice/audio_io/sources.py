@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,9 @@ class DeviceSource:
     """
 
     def __init__(self, device: str | int | None = None, frame_ms: float = 20.0, queue_frames: int = 50,
-                 clock: Callable[[], int] = now_ns) -> None:
+                 clock: Callable[[], int] = now_ns, stall_s: float = 2.0) -> None:
         self.clock = clock
+        self.stall_s = stall_s
         try:
             import sounddevice as sd
         except OSError as exc:  # libportaudio2 missing
@@ -156,13 +158,19 @@ class DeviceSource:
         except Exception as exc:
             raise SourceError(f"cannot open audio input device {self.device}: {exc}") from exc
         with stream:
+            last = time.monotonic()
             while not self._stop.is_set():
                 try:
-                    native, stamp = self._queue.get(timeout=1.0)
+                    native, stamp = self._queue.get(timeout=0.2)
                 except queue.Empty as exc:
-                    if not stream.active:
-                        raise SourceError("audio input device stopped delivering audio") from exc
+                    # A live device delivers silence too: nothing at all means it is gone (unplugged, its server
+                    # died), even where PortAudio still calls the stream active.
+                    if not stream.active or time.monotonic() - last > self.stall_s:
+                        raise SourceError(f"audio input device {self.device if self.device is not None else 'default'}"
+                                          f" delivered nothing for {time.monotonic() - last:.1f} s (unplugged?)") \
+                            from exc
                     continue
+                last = time.monotonic()
                 if self.dropped_samples:
                     self._index += int(self.dropped_samples * SAMPLE_RATE / self.native_rate)
                     self.dropped_samples = 0

@@ -1,0 +1,48 @@
+"""The whole graph on real sound devices (`up mic_source:=device`): the question goes in through a sound server the
+test starts, the reply comes out of the speaker node into the server's sink, and the robot's voice comes back into
+its microphone through the server (a loopback, with the server's own buffering), as it would through the air."""
+
+from helpers import Up, diagnostics_of, up_status
+from optimus_voice.audio_io.sources import load_audio
+from optimus_voice.contract import graph, topics
+from optimus_voice.tools.sound_server import SoundServer
+
+
+def test_a_turn_through_real_devices_with_the_robot_hearing_itself(probe, domain_id, data_dir, tmp_path, asr_parts):
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    _, recognizer = asr_parts
+    server = SoundServer(echo=True)
+    up = Up("mic_source:=device", log_dir=tmp_path / "logs", domain_id=domain_id, env=server.env)
+    names = graph.managed_nodes({"mic_source": "device"})
+    try:
+        assert probe.wait_for(lambda: all(up_status(probe).get(n, {}).get("state") == "active" for n in names), 120), \
+            up_status(probe)
+        assert diagnostics_of(probe, "audio_out").get("device") is None, "the speaker node found no device"
+        recording = server.record()
+        server.play(load_audio(data_dir / "cv_what_did_he_look_like.wav")).wait(15)
+
+        def says():
+            return [r for r in probe.of(topics.SPEECH_REQUEST) if r.action == SpeechRequest.ACTION_SAY]
+
+        assert probe.wait_for(lambda: says(), 30), [m.text for m in probe.of(topics.TRANSCRIPT) if m.is_final]
+        turn = says()[0].turn_id
+        heard = [m.text.lower() for m in probe.of(topics.TRANSCRIPT) if m.is_final and m.turn_id == turn]
+        assert any("look like" in t for t in heard), heard
+        assert probe.wait_for(lambda: any(p.turn_id == turn and p.state in (SpeechProgress.DONE,
+                                                                            SpeechProgress.INTERRUPTED)
+                                          for p in probe.of(topics.SPEECH_PROGRESS)), 60)
+        # Its own voice, heard through the server, neither stopped it nor was answered.
+        assert not [p for p in probe.of(topics.SPEECH_PROGRESS) if p.state == SpeechProgress.INTERRUPTED]
+        assert len(says()) == 1, [r.text for r in says()]
+        played = recording.stop()
+        reply = recognizer.transcribe(played, word_timestamps=False).text.lower()
+        first_words = " ".join(says()[0].text.lower().replace(",", "").split()[:2])
+        assert first_words in reply.replace(",", ""), (says()[0].text, reply)
+        capture = diagnostics_of(probe, "capture")
+        # The canceller found the server's delay and converged within the first reply.
+        assert capture["echo_converged"] == "True" and float(capture["echo_erle_db"]) > 3, capture
+        assert 30 < float(capture["echo_delay_ms"]) < 500, capture
+    finally:
+        up.stop()
+        server.close()
