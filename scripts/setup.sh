@@ -9,9 +9,10 @@ VENV=$ROOT/.venv
 PY=${PYTHON:-python3}
 stamp() { echo "[setup] $*"; }
 
-# 1. System packages: PortAudio for sounddevice, espeak-ng (fallback voice and piper's phonemizer data), cmake/g++.
+# 1. System packages: PortAudio for sounddevice, espeak-ng (fallback voice and piper's phonemizer data), cmake/g++,
+#    and PulseAudio with ALSA's pulse plugin: the tests start a private sound server for real audio devices.
 need_apt=()
-for pkg in libportaudio2 espeak-ng cmake g++; do
+for pkg in libportaudio2 espeak-ng cmake g++ pulseaudio pulseaudio-utils libasound2-plugins; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
