@@ -30,8 +30,7 @@ def run_through(aec: EchoCanceller, mic: np.ndarray, played: np.ndarray, ref_off
     for i in range(0, len(mic) - 319, 320):
         stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
         aec.reference(played[i:i + 320], stamp + ref_offset_ns)
-        chunk = aec.process(AudioChunk(mic[i:i + 320], i, stamp))
-        if chunk is not None:
+        for chunk in aec.process(AudioChunk(mic[i:i + 320], i, stamp)):
             out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
     return out
 
@@ -90,15 +89,21 @@ def test_a_delay_longer_than_the_filter_is_measured_and_followed(robot_voice):
     assert aec.stats.delay_ms is not None
 
 
-def test_output_keeps_the_stream_indices_across_a_gap():
+def test_output_is_the_input_chunks_across_a_gap_and_a_flush():
+    """Chunks come out as they went in (indices, lengths, stamps): a chunk that is not whole 10 ms blocks waits
+    for the rest of its block, a gap or the end of the stream flushes it, and no sample is lost."""
     aec = EchoCanceller()
     got = []
-    for index in (0, 320, 640, 5000, 5320):  # 4040 samples lost between 960 and 5000
-        chunk = aec.process(AudioChunk(np.full(320, 0.01, np.float32), index, BASE + index * 62_500))
-        got.append((chunk.first_sample_index, len(chunk.samples)))
-    assert got == [(0, 320), (320, 320), (640, 320), (5000, 320), (5320, 320)]
-    odd = aec.process(AudioChunk(np.zeros(250, np.float32), 5640, 0))  # under a 10 ms block stays pending
-    assert odd.first_sample_index == 5640 and len(odd.samples) == 160
+    for index, n in ((0, 320), (320, 250), (570, 250), (820, 100), (5000, 320), (5320, 90)):
+        samples = np.full(n, 0.01, np.float32)
+        got.append([(c.first_sample_index, len(c.samples), c.stamp_ns) for c in
+                    aec.process(AudioChunk(samples, index, BASE + index * 62_500))])
+    got.append([(c.first_sample_index, len(c.samples), c.stamp_ns) for c in aec.flush()])
+    at = [BASE + i * 62_500 for i in (0, 320, 570, 820, 5000, 5320)]
+    assert got == [[(0, 320, at[0])], [], [(320, 250, at[1])],  # 570..820 waits for its last block
+                   [],  # and so does 820..920; then 4080 samples are missing
+                   [(570, 250, at[2]), (820, 100, at[3]), (5000, 320, at[4])], [], [(5320, 90, at[5])]]
+    assert aec.flush() == []
 
 
 def test_reference_timeline_places_audio_by_stamp():

@@ -1,9 +1,14 @@
 """Acoustic echo cancellation at the microphone: the robot's own voice removed before VAD and ASR (no rclpy).
 
 The canceller needs, beside each 10 ms of microphone audio, the 10 ms that the speaker played at the same moment.
-The robot's speech reaches this module as stamped frames (the audio sent to the speaker, stamped with when it
-plays); ReferenceTimeline places them on the microphone's sample clock, so the reference is aligned by stamps and
-the filter only has to model the acoustic path and the driver's delay.
+The robot's speech reaches this module as stamped frames (the audio the speaker played, stamped with when);
+ReferenceTimeline places them on the microphone's sample clock. Stamps place each stream once (the microphone again
+when the robot first speaks, by then both streams run steadily); from
+then on both sides go by their sample counts. The speaker stream is one continuous run (audio_io.sinks feeds it
+silence between replies and stamps by count), a microphone and a speaker on one sound card share a clock, and
+device stamps wander from it by up to 20 ms (PulseAudio here): placing each chunk by its own stamp cost the
+filter all it had learnt. A slow drift between two sound cards' clocks is for the filter to follow, and for the
+delay measurement beyond its length (_follow_delay).
 
 Two cancellers, by `EchoConfig.mode`:
 - "linear" (default): LinearEchoFilter, a frequency-domain adaptive filter that subtracts the echo and nothing
@@ -32,8 +37,8 @@ BLOCK = SAMPLE_RATE // 100  # AEC3 works on 10 ms blocks
 ACTIVE_RMS = 1e-3           # reference louder than this (-60 dBFS) counts as the robot speaking
 DELAY_WINDOW_S = 2.0        # audio the delay is measured on
 MAX_DELAY_S = 0.5           # longest speaker-to-microphone delay looked for
-MAX_DRIFT = SAMPLE_RATE // 50  # 20 ms
 MIN_CONVERGE_S = 2.0        # of the robot's voice before the canceller may call itself converged
+PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, is an echo path change
 DELAY_SHARPNESS = 8.0       # GCC-PHAT peaks below this are no measurement (see correlation.gcc_phat)
 
 
@@ -104,9 +109,19 @@ class ReferenceTimeline:
         return out
 
 
+@dataclass
+class _ReferenceRun:
+    """Back-to-back reference pieces at another rate than the microphone's, resampled as one stream."""
+    rate: int
+    stream: object       # soxr.ResampleStream
+    start_ns: int        # stamp of the run's first sample
+    next_ns: int         # stamp the next piece has if it follows on
+    produced: int = 0    # 16 kHz samples placed so far
+
+
 class EchoCanceller:
-    """Removes the robot's own voice from microphone chunks. Output chunks keep the input's sample indices and
-    stamps; they may lag the input by under 10 ms (AEC3 takes whole 10 ms blocks)."""
+    """Removes the robot's own voice from microphone chunks. Output chunks are the input's (indices, lengths,
+    stamps); chunks that are not whole 10 ms blocks wait for the rest of their block (AEC3 takes whole blocks)."""
 
     def __init__(self, config: EchoConfig | None = None) -> None:
         self.cfg = config or EchoConfig()
@@ -125,10 +140,15 @@ class EchoCanceller:
             self._webrtc = AudioProcessor(SAMPLE_RATE, 1, echo_cancellation=webrtc, high_pass_filter=webrtc,
                                           noise_suppression=self.cfg.noise_suppression, ns_level=self.cfg.ns_level)
         self.timeline = ReferenceTimeline()
+        self._reference_run: _ReferenceRun | None = None
+        self._heard_reference = False
+        self._replace_microphone = False
         self.stats = EchoStats()
-        self._pending = np.zeros(0, np.float32)
-        self._pending_index = 0   # stream index of _pending[0]
+        self._pending = np.zeros(0, np.float32)  # microphone audio waiting for a whole block
         self._pending_pos = 0     # its position on the timeline
+        self._out = np.zeros(0, np.float32)  # cancelled audio not yet handed out
+        self._out_index = 0       # stream index of _out[0]
+        self._waiting: deque[tuple[int, int, int]] = deque()  # input chunks not yet handed out: index, length, stamp
         self._expected: int | None = None
         self._lock = threading.Lock()
         self._auto_shift_ms = 0.0
@@ -145,36 +165,85 @@ class EchoCanceller:
 
     def reference(self, samples: np.ndarray, stamp_ns: int, sample_rate: int = SAMPLE_RATE) -> None:
         """Audio sent to the speaker (mono float), stamped with when its first sample plays. Thread-safe."""
-        if sample_rate != SAMPLE_RATE:
-            import soxr
-
-            samples = soxr.resample(samples, sample_rate, SAMPLE_RATE).astype(np.float32)
         with self._lock:
             shift = int((self.cfg.reference_delay_ms + self._auto_shift_ms) * 1e6)
-            self.timeline.put(stamp_ns + shift, samples)
+            if sample_rate == SAMPLE_RATE:
+                self._put(stamp_ns + shift, np.asarray(samples, np.float32))
+                return
+            run = self._reference_run
+            if run is None or run.rate != sample_rate or abs(stamp_ns - run.next_ns) > NS_PER_S // 1000:
+                if run is not None:
+                    self._place(run, run.stream.resample_chunk(np.zeros(0, np.float32), last=True), shift)
+                import soxr
 
-    def process(self, chunk: AudioChunk) -> AudioChunk | None:
-        """The chunk with the robot's voice removed (None while under 10 ms of audio is waiting). Thread-safe."""
+                # One resampler over a run of back-to-back pieces: resampling each piece alone would put a
+                # filter's edge at every piece boundary, an echo the filter cannot model (it cost 20 dB here).
+                run = self._reference_run = _ReferenceRun(sample_rate, soxr.ResampleStream(
+                    sample_rate, SAMPLE_RATE, 1, dtype="float32"), stamp_ns, stamp_ns)
+            run.next_ns = stamp_ns + len(samples) * NS_PER_S // sample_rate
+            self._place(run, run.stream.resample_chunk(np.asarray(samples, np.float32)), shift)
+
+    def _put(self, stamp_ns: int, samples: np.ndarray) -> None:
+        if not self._heard_reference:
+            # The first of the robot's voice: place the microphone again by its stamps, at the moment the speaker
+            # stream was placed by its own (both have run steadily for a while by now), so the two counts start
+            # from one reading of the clock.
+            self._heard_reference = True
+            self._replace_microphone = True
+        self.timeline.put(stamp_ns, samples)
+
+    def _place(self, run: _ReferenceRun, out: np.ndarray, shift_ns: int) -> None:
+        self._put(run.start_ns + run.produced * NS_PER_S // SAMPLE_RATE + shift_ns, out)
+        run.produced += len(out)
+
+    def process(self, chunk: AudioChunk) -> list[AudioChunk]:
+        """The chunks, with the robot's voice removed, whose every sample has been through the canceller: the
+        input's chunks, same indices, lengths and stamps, in order (none while a 10 ms block is filling).
+        Thread-safe."""
         with self._lock:
-            return self._process(chunk)
+            out: list[AudioChunk] = []
+            resume = None
+            if self._expected is not None and chunk.first_sample_index != self._expected:
+                if chunk.first_sample_index > self._expected:  # samples lost: the count goes on past them
+                    resume = self._pending_pos + len(self._pending) + chunk.first_sample_index - self._expected
+                out = self._flush()  # finish the audio before the gap, then start anew
+            return out + self._process(chunk, resume)
 
-    def _process(self, chunk: AudioChunk) -> AudioChunk | None:
+    def flush(self) -> list[AudioChunk]:
+        """The chunks still waiting for a whole block (the end of a stream), the block padded with silence."""
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> list[AudioChunk]:
+        left = len(self._pending)
+        if left:
+            self._pending = np.pad(self._pending, (0, BLOCK - left))
+            self._run_blocks(BLOCK, keep=left)
+        self._expected = None
+        return self._emit()
+
+    def _process(self, chunk: AudioChunk, resume: int | None = None) -> list[AudioChunk]:
         t0 = time.process_time()
-        pos = self.timeline.position(chunk.stamp_ns) - len(self._pending)
-        if self._expected is None or chunk.first_sample_index != self._expected:
-            # A new stream or a gap: the chunk starts the pending audio.
+        if self._expected is None:
+            # A new stream (placed by its stamp), or the same one after lost samples (placed by its count).
             self._pending = np.zeros(0, np.float32)
-            self._pending_index = chunk.first_sample_index
-            self._pending_pos = pos
-        elif abs(pos - self._pending_pos) > MAX_DRIFT:
-            # The microphone's sample clock drifted from the stamps' clock: follow the stamps. Within MAX_DRIFT the
-            # sample count rules, since device stamps jitter and a jittering reference would unsettle AEC3's filter.
-            self._pending_pos = pos
+            self._pending_pos = self.timeline.position(chunk.stamp_ns) if resume is None else resume
+            self._out = np.zeros(0, np.float32)
+            self._out_index = chunk.first_sample_index
+        elif self._replace_microphone:
+            self._pending_pos = self.timeline.position(chunk.stamp_ns) - len(self._pending)
+        self._replace_microphone = False
         self._expected = chunk.first_sample_index + len(chunk.samples)
+        self._waiting.append((chunk.first_sample_index, len(chunk.samples), chunk.stamp_ns))
         self._pending = np.concatenate([self._pending, chunk.samples.astype(np.float32)])
         n = len(self._pending) // BLOCK * BLOCK
-        if n == 0:
-            return None
+        if n:
+            self._run_blocks(n, keep=n)
+        self._cpu_s += time.process_time() - t0
+        return self._emit()
+
+    def _run_blocks(self, n: int, keep: int) -> None:
+        """Cancel the first `n` pending samples (whole blocks); the first `keep` of them are output."""
         mic, self._pending = self._pending[:n], self._pending[n:]
         ref = self.timeline.take(self._pending_pos, n)
         out = mic
@@ -184,14 +253,22 @@ class EchoCanceller:
         if self._webrtc is not None:
             out = self._webrtc.process(out, ref)
         self._measure(mic, ref, out)
-        index = self._pending_index
-        self._pending_index += n
+        self._out = np.concatenate([self._out, np.asarray(out[:keep], np.float32)])
         self._pending_pos += n
-        self._cpu_s += time.process_time() - t0
         self._audio_s += n / SAMPLE_RATE
         self.stats.cpu_ms_per_s = 1000 * self._cpu_s / self._audio_s
-        stamp = chunk.stamp_ns - (chunk.first_sample_index - index) * NS_PER_S // SAMPLE_RATE
-        return AudioChunk(np.asarray(out, np.float32), index, stamp)
+
+    def _emit(self) -> list[AudioChunk]:
+        """The waiting input chunks that the processed audio now covers."""
+        done = []
+        while self._waiting and self._waiting[0][0] + self._waiting[0][1] <= self._out_index + len(self._out):
+            index, length, stamp = self._waiting.popleft()
+            start = index - self._out_index
+            done.append(AudioChunk(self._out[start:start + length], index, stamp))
+        if done:
+            cut = done[-1].first_sample_index + len(done[-1].samples) - self._out_index
+            self._out, self._out_index = self._out[cut:], self._out_index + cut
+        return done
 
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """One block through the linear filter and the residual echo gate."""
@@ -201,13 +278,6 @@ class EchoCanceller:
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
         return out * self._gain
-
-    def reset(self) -> None:
-        if self._linear is not None:
-            self._linear.reset()
-        if self._webrtc is not None:
-            self._webrtc.reset()
-        self._expected = None
 
     def _measure(self, mic: np.ndarray, ref: np.ndarray, out: np.ndarray) -> None:
         active = float(np.sqrt(np.mean(ref ** 2))) > ACTIVE_RMS
@@ -281,6 +351,8 @@ class LinearEchoFilter:
         self._mic_lt = self._err_lt = 1e-12  # long-term energies while only the robot speaks: the filter's ERLE
         self.double_talk = 0   # blocks of double talk hangover left
         self.double_talk_blocks = 0
+        self._double_talk_run = 0  # blocks in a row that looked like double talk
+        self.path_changes = 0
 
     @property
     def erle(self) -> float:
@@ -306,8 +378,15 @@ class LinearEchoFilter:
         if converged and err_e > 8.0 * echo_e / self.erle + 1e-7 * n:
             self.double_talk = 10
             self.double_talk_blocks += 1
+            self._double_talk_run += 1
+            if self._double_talk_run >= PATH_CHANGE_BLOCKS:
+                # Not the user: the echo path changed (the speaker's delay moved, the robot turned its head), and
+                # a detector that trusts the old ERLE would keep the filter from ever learning the new path.
+                self._err_lt, self.double_talk, self._double_talk_run = self._mic_lt, 0, 0
+                self.path_changes += 1
         elif self.double_talk:
             self.double_talk -= 1
+            self._double_talk_run = 0
         if not self.double_talk:
             self._adapt(e_b, e_f)
             self._mic_lt += 0.02 * (mic_e - self._mic_lt)

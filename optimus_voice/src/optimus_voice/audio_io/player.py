@@ -49,6 +49,10 @@ class Player:
         self._queue: collections.deque[tuple[int, np.ndarray]] = collections.deque()
         self._cv = threading.Condition()
         self._running = True
+        self._device = next((s for s in sinks if isinstance(s, DeviceSink)), None)
+        if self._device is not None and on_played is not None:
+            # A sound card reports what it played itself, as it played it.
+            self._device.on_played = lambda samples, stamp: on_played(self.latest_turn, samples, stamp)
         self._thread = threading.Thread(target=self._play_loop, name="playback", daemon=True)
         self._thread.start()
 
@@ -66,9 +70,11 @@ class Player:
         return True
 
     def flush(self) -> None:
-        """Drop everything queued (a stop request)."""
+        """Drop everything queued (a stop request), in the sound card's buffer too."""
         with self._cv:
             self._flush_locked(older_than=None)
+        if self._device is not None:
+            self._device.flush()
 
     def _flush_locked(self, older_than: int | None) -> None:
         """Drop queued audio (of turns older than `older_than`, or all) and report FLUSHED for those turns."""
@@ -95,11 +101,11 @@ class Player:
                     return
                 turn, samples = self._queue.popleft()
             try:
-                device = next((s for s in self.sinks if isinstance(s, DeviceSink)), None)
-                self._report_played(turn, samples, device)
+                if self._device is None:
+                    self._report_played(turn, samples)
                 for sink in self.sinks:
                     sink.write(samples)
-                if device is None:  # pace like a speaker would
+                if self._device is None:  # pace like a speaker would
                     clock = max(clock, time.monotonic()) + len(samples) / self.sample_rate
                     time.sleep(max(0.0, clock - time.monotonic()))
             except Exception as exc:  # noqa: BLE001 - a failing device must not stop the player
@@ -113,12 +119,11 @@ class Player:
                 last_status = time.monotonic()
                 self.on_status(PlayStatus(turn, DRAINED if drained else PLAYING, self.played[turn], queued))
 
-    def _report_played(self, turn: int, samples: np.ndarray, device) -> None:
-        """Stamp a piece with when it plays: right after what is still playing, or now plus the device's latency."""
+    def _report_played(self, turn: int, samples: np.ndarray) -> None:
+        """Without a sound card: stamp a piece with when it plays, right after what is still playing, or now."""
         if self.on_played is None:
             return
-        latency_ns = int(device.latency_s * NS_PER_S) if device is not None else 0
-        start = self.clock() + latency_ns
+        start = self.clock()
         if start < self._played_until_ns + UNDERRUN_NS:
             start = self._played_until_ns  # back to back: timing jitter of this thread is not a gap in the sound
         self._played_until_ns = start + len(samples) * NS_PER_S // self.sample_rate

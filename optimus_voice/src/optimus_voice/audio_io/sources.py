@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from optimus_voice.audio_io.sample_clock import SampleClock
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S, now_ns
 
@@ -143,12 +144,18 @@ class DeviceSource:
         self._stop.set()
 
     def chunks(self) -> Iterator[AudioChunk]:
+        sample_clock = SampleClock(SAMPLE_RATE)
+        received = 0  # native samples the callback got, lost ones included
+
         def callback(indata, frames, time_info, status) -> None:
+            nonlocal received
             if status.input_overflow:
                 self.overflows += 1
-            stamp = self.clock() - frames * NS_PER_S // self.native_rate
+            arrival = self.clock() - frames * NS_PER_S // self.native_rate
+            offset = sample_clock.offset(arrival, received * SAMPLE_RATE // self.native_rate)
+            received += frames
             try:
-                self._queue.put_nowait((indata[:, 0].copy(), stamp))
+                self._queue.put_nowait((indata[:, 0].copy(), offset))
             except queue.Full:
                 self.dropped_samples += frames
 
@@ -161,7 +168,7 @@ class DeviceSource:
             last = time.monotonic()
             while not self._stop.is_set():
                 try:
-                    native, stamp = self._queue.get(timeout=0.2)
+                    native, offset = self._queue.get(timeout=0.2)
                 except queue.Empty as exc:
                     # A live device delivers silence too: nothing at all means it is gone (unplugged, its server
                     # died), even where PortAudio still calls the stream active.
@@ -176,6 +183,7 @@ class DeviceSource:
                     self.dropped_samples = 0
                 samples = self._resampler.resample_chunk(native) if self._resampler else native
                 if len(samples):
+                    stamp = offset + self._index * NS_PER_S // SAMPLE_RATE
                     yield AudioChunk(samples.astype(np.float32), self._index, stamp)
                     self._index += len(samples)
 

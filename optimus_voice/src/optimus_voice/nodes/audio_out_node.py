@@ -38,7 +38,7 @@ class AudioOutNode(VoiceNode):
         sinks: list = []
         if self.param("output") in ("device", "auto"):
             try:
-                sinks.append(DeviceSink(self.param("device"), rate))
+                sinks.append(DeviceSink(self.param("device"), rate, clock=self.now_ns))
             except SinkError as exc:
                 if self.param("output") == "device":
                     raise

@@ -118,6 +118,11 @@ class VoiceNode(LifecycleNode):
         override = self._parameter_overrides.get(p.name)
         if override is not None and isinstance(p.default, float) and type(override.value) is int:
             override = self._parameter_overrides[p.name] = Parameter(p.name, value=float(override.value))  # "300"
+        if override is not None and isinstance(p.default, str) and type(override.value) is bool:
+            # YAML reads a bare off/on as a boolean: `echo_cancel:=off` means the choice "off".
+            word = "on" if override.value else "off"
+            if word in p.choices:
+                override = self._parameter_overrides[p.name] = Parameter(p.name, value=word)
         reason = p.invalid(override.value) if override is not None else None
         if reason:
             self.get_logger().error(f"parameter {reason}; using the default {p.default!r}")

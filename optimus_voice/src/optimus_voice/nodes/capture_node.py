@@ -106,13 +106,9 @@ class CaptureNode(VoiceNode):
                         self.health.count("dropped_samples", max(0, chunk.first_sample_index - expected))
                         self.health.problem("gaps", f"gap of {chunk.first_sample_index - expected} samples")
                     expected = chunk.first_sample_index + len(chunk.samples)
-                    if self.echo is not None and (chunk := self._cancel_echo(chunk)) is None:
-                        continue
-                    self.pub.publish(AudioFrame(
-                        header=self.header(chunk.stamp_ns, self.param("frame_id")), encoding=S16LE,
-                        sample_rate=SAMPLE_RATE, channels=1, first_sample_index=chunk.first_sample_index,
-                        turn_id=0, data=to_s16le(chunk.samples)))
-                    self.health.count("frames_published")
+                    self._publish(self._cancel_echo(chunk) if self.echo is not None else [chunk])
+                if self.echo is not None:
+                    self._publish(self.echo.flush())  # the end of a file: its last few milliseconds
                 if self.param("source") in ("file", "bag"):
                     self.health.set_status(Level.OK, f"end of {self.param('source')}")
                     return
@@ -126,7 +122,15 @@ class CaptureNode(VoiceNode):
                     return
                 raise
 
-    def _cancel_echo(self, chunk):
+    def _publish(self, chunks: list) -> None:
+        for chunk in chunks:
+            self.pub.publish(AudioFrame(
+                header=self.header(chunk.stamp_ns, self.param("frame_id")), encoding=S16LE,
+                sample_rate=SAMPLE_RATE, channels=1, first_sample_index=chunk.first_sample_index,
+                turn_id=0, data=to_s16le(chunk.samples)))
+            self.health.count("frames_published")
+
+    def _cancel_echo(self, chunk) -> list:
         out = self.echo.process(chunk)
         self.health.count("echo_frames")
         st = self.echo.stats

@@ -45,7 +45,8 @@ class Param:
     def invalid(self, value) -> str | None:
         """Why `value` can never be this parameter's value (type, range, choices), or None."""
         if type(value) is not type(self.default):
-            return f"{self.name} must be a {type(self.default).__name__}, not {value!r}"
+            hint = " (YAML reads a bare off/on/yes/no as a boolean: quote it)" if type(value) is bool else ""
+            return f"{self.name} must be a {type(self.default).__name__}, not {value!r}{hint}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"{self.name} must be a finite number, not {value}"
         if self.low is not None and isinstance(value, int | float) and not isinstance(value, bool) \

@@ -132,18 +132,18 @@ class DuplexLoop:
             t0 = time.perf_counter()
             if self.aec is not None:
                 self.aec.reference(played, stamp)
-                out = self.aec.process(AudioChunk(mic, self.index, stamp))
+                (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))  # 20 ms chunks: whole blocks
             else:
                 out = AudioChunk(mic, self.index, stamp)
             if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled)
                 self.turns.echo_free = self.aec.stats.converged
-            events = self.asr.push(out) if out is not None else []
+            events = self.asr.push(out)
             why = self._events(events)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
                 why = "sustained_speech"
             took = int((time.perf_counter() - t0) * NS_PER_S)
             self.backlog_ns = max(0, self.backlog_ns + took - len(mic) * NS_PER_S // SAMPLE_RATE)
-            if ep.kind == "robot" and speaking and out is not None:
+            if ep.kind == "robot" and speaking:
                 self.outcome.erle.append((float(np.sum(mic ** 2)), float(np.sum(out.samples ** 2))))
             self.index += len(mic)
             if speaking:

@@ -63,7 +63,9 @@ class SoundServer:
         self.pactl("set-default-source", self.MIC)
         if self.echo:
             self.pactl("load-module", "module-loopback", f"source={self.SPEAKER}.monitor", f"sink={self.ROOM}",
-                       f"latency_msec={self.echo_latency_ms}")
+                       f"latency_msec={self.echo_latency_ms}", "adjust_time=0")
+            # adjust_time=0: no rate adjustment, so the echo's delay stays put as through air (by default the
+            # loopback resamples toward its target latency, and the delay slides by tens of milliseconds).
 
     def stop(self) -> None:
         """Stop the server, as a sound card that is unplugged (PulseAudio would move streams to another device of
