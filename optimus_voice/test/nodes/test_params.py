@@ -64,3 +64,15 @@ def test_a_bad_value_in_a_parameter_file_is_reported_and_the_default_used(ros_gr
     node.trigger_activate()
     assert node.lifecycle_state() == "active"
     assert probe.wait_for(lambda: diagnostics_of(probe, "audio_out").get("bad_parameters") == "1", 5)
+
+
+def test_a_bare_off_is_the_choice_off_not_a_bad_boolean(ros_graph):
+    """`--set capture.echo_cancel=off` or `echo_cancel:=off` reach the node as YAML's false."""
+    from optimus_voice.nodes.capture_node import CaptureNode
+    from rclpy.parameter import Parameter as Override
+
+    node = CaptureNode(parameter_overrides=[Override("echo_cancel", value=False)])
+    ros_graph.executor.add_node(node)
+    ros_graph.nodes.append(node)
+    assert node.param("echo_cancel") == "off"
+    assert node.health.counters.get("bad_parameters", 0) == 0
