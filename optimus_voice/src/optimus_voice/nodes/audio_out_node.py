@@ -8,7 +8,7 @@ import numpy as np
 from optimus_voice.audio_io.player import Player, PlayStatus
 from optimus_voice.audio_io.sinks import DeviceSink, SinkError, WavSink
 from optimus_voice.contract import topics
-from optimus_voice.contract.audio import S16LE, AudioFormatError, decode_pcm, to_s16le
+from optimus_voice.contract.audio import S16LE, to_s16le
 from optimus_voice.contract.stamps import NS_PER_S
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
@@ -66,11 +66,8 @@ class AudioOutNode(VoiceNode):
         if msg.sample_rate not in RATES:
             self.health.problem("rejected_frames", f"unsupported sample rate {msg.sample_rate}")
             return
-        try:
-            samples = decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data),
-                                 expected_rate=msg.sample_rate)
-        except AudioFormatError as exc:
-            self.health.problem("rejected_frames", f"rejected audio frame: {exc}")
+        samples = self.decode_frame(msg, "rejected_frames")
+        if samples is None:
             return
         if msg.sample_rate != self._rate:
             import soxr

@@ -33,6 +33,7 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
 from optimus_voice.contract import qos, stamps
+from optimus_voice.contract.audio import AudioFormatError, decode_pcm
 from optimus_voice.contract.health import Health, Level
 from optimus_voice.contract.msgtypes import message_class
 from optimus_voice.contract.topics import DIAGNOSTICS, Topic
@@ -154,6 +155,16 @@ class VoiceNode(LifecycleNode):
     def now_ns(self) -> int:
         """The node's clock: wall time, or the replayed /clock with use_sim_time."""
         return self.get_clock().now().nanoseconds
+
+    def decode_frame(self, msg, counter: str):
+        """An AudioFrame's samples at the frame's own rate (mono float32), or None for a malformed frame, which is
+        counted as `counter` and reported."""
+        try:
+            return decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data),
+                              expected_rate=msg.sample_rate)
+        except AudioFormatError as exc:
+            self.health.problem(counter, f"rejected audio frame: {exc}")
+            return None
 
     def header(self, stamp_ns: int | None = None, frame_id: str = "") -> Header:
         return Header(stamp=stamps.to_time(self.now_ns() if stamp_ns is None else stamp_ns), frame_id=frame_id)

@@ -10,7 +10,7 @@ from std_msgs.msg import Bool
 from optimus_voice.audio_io.echo import MODES, EchoCanceller, EchoConfig, EchoError
 from optimus_voice.audio_io.sources import SourceError, open_source
 from optimus_voice.contract import stamps, topics
-from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, AudioFormatError, decode_pcm, to_s16le
+from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, to_s16le
 from optimus_voice.contract.health import Level
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
@@ -68,11 +68,8 @@ class CaptureNode(VoiceNode):
 
     def on_reference(self, msg) -> None:
         """The robot's voice as the speaker played it: the echo canceller's reference."""
-        try:
-            samples = decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data),
-                                 expected_rate=msg.sample_rate)
-        except AudioFormatError as exc:
-            self.health.problem("rejected_reference_frames", f"rejected echo reference frame: {exc}")
+        samples = self.decode_frame(msg, "rejected_reference_frames")
+        if samples is None:
             return
         self.echo.reference(samples, stamps.from_time(msg.header.stamp), msg.sample_rate)
 
