@@ -52,7 +52,7 @@ class Player:
         self._device = next((s for s in sinks if isinstance(s, DeviceSink)), None)
         if self._device is not None and on_played is not None:
             # A sound card reports what it played itself, as it played it.
-            self._device.on_played = lambda samples, stamp: on_played(self.latest_turn, samples, stamp)
+            self._device.on_played = lambda samples, stamp: self._send_played(self.latest_turn, samples, stamp)
         self._thread = threading.Thread(target=self._play_loop, name="playback", daemon=True)
         self._thread.start()
 
@@ -127,9 +127,12 @@ class Player:
         if start < self._played_until_ns + UNDERRUN_NS:
             start = self._played_until_ns  # back to back: timing jitter of this thread is not a gap in the sound
         self._played_until_ns = start + len(samples) * NS_PER_S // self.sample_rate
+        self._send_played(turn, samples, start)
+
+    def _send_played(self, turn: int, samples: np.ndarray, stamp_ns: int) -> None:
         try:
-            self.on_played(turn, samples, start)
-        except Exception as exc:  # noqa: BLE001 - a failing report must not stop the speaker
+            self.on_played(turn, samples, stamp_ns)
+        except Exception as exc:  # noqa: BLE001 - a failing report must stop neither the speaker nor its reports
             self.health.problem("played_report_errors", f"cannot report played audio: {exc}")
 
     def close(self, timeout_s: float = 3.0) -> None:

@@ -52,7 +52,6 @@ class DeviceSink:
         self.sample_rate = sample_rate
         self.on_played = on_played
         self.clock = clock
-        self.underruns = 0  # blocks that ran out of queued sound part of the way
         self._max_queued = int(buffer_s * sample_rate)
         self._queue: collections.deque[np.ndarray] = collections.deque()
         self._queued = 0
@@ -101,8 +100,7 @@ class DeviceSink:
             # Not from the stream's start: PulseAudio asks for a burst of blocks, then stalls for seconds.
             self._offset_ns = self._anchor.offset(self.clock() + int(self.latency_s * NS_PER_S), self._delivered)
             self._anchored = filled > 0
-        if filled:
-            self.underruns += 0 < filled < frames
+        if filled and self.on_played is not None:
             self._reports.put((out.copy(), self._offset_ns + self._delivered * NS_PER_S // self.sample_rate))
         self._delivered += frames
 
@@ -111,8 +109,7 @@ class DeviceSink:
             item = self._reports.get()
             if item is None:
                 return
-            if self.on_played is not None:
-                self.on_played(*item)
+            self.on_played(*item)
 
     def write(self, samples: np.ndarray) -> None:
         """Queue sound; blocks while more than `buffer_s` is waiting."""
