@@ -108,6 +108,7 @@ class DuplexLoop:
         if ep.clip is not None:
             user = np.concatenate([np.zeros(ep.user_at, np.float32), ep.clip.audio])
         length = max(len(reply), len(user)) + int(TAIL_S * SAMPLE_RATE)
+        length = -(-length // CHUNK) * CHUNK  # whole chunks: the canceller hands each back at once
         user = np.pad(user, (0, length - len(user)))
         echo = np.pad(convolve(reply, self.h), (0, length - len(reply)))
         start = self.index
