@@ -1,5 +1,5 @@
 """Helpers the tests of every room share: reading /diagnostics, waiting for both ends of a topic to match,
-building audio frames, and a local stand-in for a language-model server."""
+building audio frames, speech placed around a microphone array, and a local stand-in for a language-model server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import S16LE
 from optimus_voice.contract.stamps import now_ns, to_time
@@ -48,6 +49,30 @@ def audio_frame(data: bytes, index: int, encoding=S16LE, rate=16000, channels=1)
 
 ANSWER = ("Jazz is music built on improvisation, swing and the blues. Many people love its freedom, "
           "and I enjoy how every performance is a little different. Do you play an instrument?")
+
+
+def place(audio: np.ndarray, array, azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
+    """(n, N): a far-field sound from that direction as each microphone of `array` (an ArrayGeometry, or x, y, z
+    of each in a flat list) hears it, by an exact fractional delay per channel (free field)."""
+    from optimus_voice.audio_io.mic_array import ArrayGeometry
+
+    if not isinstance(array, ArrayGeometry):
+        array = ArrayGeometry.from_flat(array)
+    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+    unit = np.array([[np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]])
+    arrival = array.arrival_samples(unit)[0]
+    size = len(audio) + 64
+    spectrum = np.fft.rfft(audio, size)
+    freqs = np.fft.rfftfreq(size)
+    channels = [np.fft.irfft(spectrum * np.exp(-2j * np.pi * freqs * d), size)[:len(audio)] for d in arrival]
+    return np.stack(channels, axis=1).astype(np.float32)
+
+
+def with_mic_noise(multi: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """Each microphone's own noise (its preamplifier), `snr_db` under the sound."""
+    rng = np.random.default_rng(seed)
+    level = np.sqrt(np.mean(multi ** 2) / 10 ** (snr_db / 10))
+    return (multi + rng.normal(0, level, multi.shape)).astype(np.float32)
 
 
 class FakeChatServer:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import place, with_mic_noise
 from optimus_voice.audio_io.mic_array import (
     ArrayConfig,
     ArrayError,
@@ -31,25 +32,6 @@ def other_speech() -> np.ndarray:
     return load_audio(DATA / "jfk.wav")
 
 
-def place(audio: np.ndarray, geometry: ArrayGeometry, azimuth_deg: float, elevation_deg: float = 0.0) -> np.ndarray:
-    """(n, N): the sound as each microphone hears it from that direction: an exact fractional delay per channel."""
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    unit = np.array([[np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]])
-    arrival = geometry.arrival_samples(unit)[0]
-    size = len(audio) + 64
-    spectrum = np.fft.rfft(audio, size)
-    freqs = np.fft.rfftfreq(size)
-    channels = [np.fft.irfft(spectrum * np.exp(-2j * np.pi * freqs * d), size)[:len(audio)] for d in arrival]
-    return np.stack(channels, axis=1).astype(np.float32)
-
-
-def noisy(multi: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
-    """Each microphone's own noise (its preamplifier), `snr_db` under the speech."""
-    rng = np.random.default_rng(seed)
-    level = np.sqrt(np.mean(multi ** 2) / 10 ** (snr_db / 10))
-    return (multi + rng.normal(0, level, multi.shape)).astype(np.float32)
-
-
 def feed(finder: DirectionFinder, multi: np.ndarray, robot: np.ndarray | None = None) -> None:
     for i in range(0, len(multi), CHUNK):
         finder.add(multi[i:i + CHUNK], i, bool(robot is not None and robot[i]))
@@ -63,7 +45,7 @@ def angle_error(a_rad: float, b_deg: float) -> float:
 def test_a_square_array_finds_the_talker_all_around(speech, azimuth):
     geometry = ArrayGeometry.from_flat(SQUARE)
     finder = DirectionFinder(geometry)
-    feed(finder, noisy(place(speech, geometry, azimuth), 20))
+    feed(finder, with_mic_noise(place(speech, geometry, azimuth), 20))
     found = finder.estimate(0, len(speech))
     assert angle_error(found.azimuth, azimuth) <= 5
     assert found.elevation == 0 and not found.ambiguous and not found.robot_speaking
@@ -75,7 +57,7 @@ def test_a_linear_array_answers_on_its_front_and_says_it_is_ambiguous(speech):
     geometry = ArrayGeometry.from_flat(ACROSS)
     assert geometry.rank == 1
     finder = DirectionFinder(geometry)
-    feed(finder, noisy(place(speech, geometry, 150), 20))  # behind, on the left: the front mirror is 30°
+    feed(finder, with_mic_noise(place(speech, geometry, 150), 20))  # behind, on the left: the front mirror is 30°
     found = finder.estimate(0, len(speech))
     assert found.ambiguous
     assert angle_error(found.azimuth, 30) <= 8
@@ -85,7 +67,7 @@ def test_a_three_dimensional_array_finds_elevation(speech):
     geometry = ArrayGeometry.from_flat([*SQUARE, 0, 0, 0.05])
     assert geometry.rank == 3
     finder = DirectionFinder(geometry)
-    feed(finder, noisy(place(speech, geometry, 60, 30), 20))
+    feed(finder, with_mic_noise(place(speech, geometry, 60, 30), 20))
     found = finder.estimate(0, len(speech))
     assert angle_error(found.azimuth, 60) <= 6
     assert np.degrees(found.elevation) == pytest.approx(30, abs=10)
@@ -100,7 +82,7 @@ def test_the_robots_own_voice_does_not_pull_the_direction(speech, other_speech):
     robot = np.zeros_like(talker)
     half = n // 2
     robot[:half] = 3 * place(other_speech[:half], geometry, 180)
-    mic = noisy(talker + robot, 25)
+    mic = with_mic_noise(talker + robot, 25)
     speaking = np.zeros(n, bool)
     speaking[:half] = True
 
@@ -118,7 +100,7 @@ def test_a_turn_is_read_from_its_own_samples_only(speech, other_speech):
     geometry = ArrayGeometry.from_flat(SQUARE)
     first, second = place(speech, geometry, -70), place(other_speech, geometry, 100)
     finder = DirectionFinder(geometry)
-    feed(finder, noisy(np.concatenate([first, second]), 20))
+    feed(finder, with_mic_noise(np.concatenate([first, second]), 20))
     assert angle_error(finder.estimate(0, len(first)).azimuth, -70) <= 5
     assert angle_error(finder.estimate(len(first), len(first) + len(second)).azimuth, 100) <= 5
     assert finder.estimate(len(first) + len(second), len(first) + len(second) + SAMPLE_RATE) is None
@@ -160,7 +142,7 @@ def test_the_beam_streams_chunk_by_chunk_as_in_one_piece(speech):
 def test_the_processor_steers_its_beam_to_each_turns_talker(speech):
     geometry = ArrayGeometry.from_flat(SQUARE)
     proc = ArrayProcessor(geometry, ArrayConfig(azimuth_deg=0))
-    multi = noisy(place(speech, geometry, -100), 20)
+    multi = with_mic_noise(place(speech, geometry, -100), 20)
     for i in range(0, len(multi), CHUNK):
         out = proc.process(AudioChunk(multi[i:i + CHUNK], i, 1000 + i))
         assert out.samples.shape == (len(multi[i:i + CHUNK]),) and out.first_sample_index == i
@@ -168,6 +150,8 @@ def test_the_processor_steers_its_beam_to_each_turns_talker(speech):
     assert proc.steered == 0 and angle_error(middle.azimuth, -100) <= 5
     proc.direction(0, len(multi), final=True)
     assert proc.steered == 1 and angle_error(proc.beam.azimuth, -100) <= 5
+    proc.direction(0, len(multi), final=True)  # the same talker again: the beam (and the echo path) stays
+    assert proc.steered == 1
 
     with pytest.raises(ArrayError, match="expected"):
         proc.process(AudioChunk(np.zeros((CHUNK, 2), np.float32), len(multi), 0))

@@ -6,7 +6,7 @@ from optimus_voice.contract.msgtypes import message_class
 
 OURS = [t for t in topics.ALL if t.type.startswith("optimus_voice_msgs/")]
 PER_TURN = {"VoiceActivity", "Transcript", "Emotion", "SpeechRequest", "SpeechProgress", "PlaybackStatus",
-            "VisemeSequence",
+            "VisemeSequence", "VoiceDirection",
             "FaceExpression", "DialogueState", "AudioFrame"}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from optimus_voice.contract import topics
-from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, decode_pcm, frames, to_s16le
+from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, AudioFormatError, decode_pcm, frames, to_s16le
 from optimus_voice.contract.stamps import NS_PER_S, from_time, now_ns, split_ns
 
 MSGS_PACKAGE = "optimus_voice_msgs"
@@ -132,14 +132,15 @@ def deserialize(message: BagMessage):
 
 
 def audio_frame(samples: np.ndarray, first_sample_index: int, stamp_ns: int, frame_id: str = "microphone"):
-    """A rosbags `AudioFrame` (S16LE 16 kHz mono) for float32 samples."""
+    """A rosbags `AudioFrame` (S16LE 16 kHz) for float32 samples: (n,) mono, or (n, channels) of an array."""
     types = typestore().types
     sec, nanosec = split_ns(stamp_ns)
     header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
                                           frame_id=frame_id)
     data = np.frombuffer(to_s16le(samples), dtype=np.uint8)
     return types[f"{MSGS_PACKAGE}/msg/AudioFrame"](header=header, encoding=S16LE, sample_rate=SAMPLE_RATE,
-                                                    channels=1, first_sample_index=first_sample_index, turn_id=0,
+                                                    channels=1 if samples.ndim == 1 else samples.shape[1],
+                                                    first_sample_index=first_sample_index, turn_id=0,
                                                     data=data)
 
 
@@ -172,9 +173,15 @@ def from_wavs(files: Iterable[str | Path], out: str | Path, *, frame_ms: float =
     return {"bag": str(out), "frames": count, "samples": index, "seconds": index / SAMPLE_RATE, "spans": spans}
 
 
-def audio_chunks(path: str | Path, topic: str = topics.AUDIO_IN.name) -> Iterator[tuple[np.ndarray, int, int, int]]:
-    """(samples, first_sample_index, stamp_ns, record_ns) of each AudioFrame of one topic, validated."""
+def audio_chunks(path: str | Path, topic: str = topics.AUDIO_IN.name,
+                 channels: int = 1) -> Iterator[tuple[np.ndarray, int, int, int]]:
+    """(samples, first_sample_index, stamp_ns, record_ns) of each AudioFrame of one topic, validated: mono, or
+    (n, channels) for a microphone array's frames, which must have that many."""
     for message in read(path, [topic]):
         msg = deserialize(message)
-        samples = decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data))
+        if channels > 1 and msg.channels != channels:
+            raise AudioFormatError(f"{topic} frames have {msg.channels} channel(s); the microphone array has "
+                                   f"{channels}")
+        samples = decode_pcm(msg.encoding, msg.sample_rate, msg.channels, bytes(msg.data),
+                             keep_channels=channels > 1)
         yield samples, int(msg.first_sample_index), from_time(msg.header.stamp), message.timestamp_ns

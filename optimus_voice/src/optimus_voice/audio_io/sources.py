@@ -1,7 +1,7 @@
 """Microphone sources: a PortAudio device, an audio file or a rosbag played at real-time pace.
 
-Each source yields AudioChunk objects of fixed length at 16 kHz mono, with a running sample index (per stream) and
-the capture time of the chunk's first sample. No rclpy here.
+Each source yields AudioChunk objects of fixed length at 16 kHz, mono or (for a microphone array) every channel,
+with a running sample index (per stream) and the capture time of the chunk's first sample. No rclpy here.
 """
 
 from __future__ import annotations
@@ -25,41 +25,47 @@ class SourceError(RuntimeError):
 
 @dataclass
 class AudioChunk:
-    samples: np.ndarray       # float32 mono, SAMPLE_RATE
+    samples: np.ndarray       # float32 at SAMPLE_RATE: (n,) mono, or (n, channels) from a microphone array
     first_sample_index: int   # since the stream started; jumps mark dropped audio
     stamp_ns: int             # capture time of the first sample
 
 
-def load_audio(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read a WAV/FLAC/OGG file as float32 mono at `rate` (resampled with soxr when needed)."""
+def load_audio(path: str | Path, rate: int = SAMPLE_RATE, channels: int | None = None) -> np.ndarray:
+    """Read a WAV/FLAC/OGG file as float32 at `rate` (resampled with soxr when needed): mono (its channels
+    averaged), or with `channels` every channel as (n, channels), and then the file must have that many."""
     import soundfile as sf
 
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types; one clear error for all
         raise SourceError(f"cannot read audio file {path}: {exc}") from exc
-    mono = data.mean(axis=1)
+    if channels is not None and data.shape[1] != channels:
+        raise SourceError(f"audio file {path} has {data.shape[1]} channel(s); the microphone array has {channels}")
+    out = data if channels is not None else data.mean(axis=1)
     if file_rate != rate:
         import soxr
 
-        mono = soxr.resample(mono, file_rate, rate).astype(np.float32)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+        out = soxr.resample(out, file_rate, rate).astype(np.float32)
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 class FileSource:
     """An audio file played as if it were a microphone: real-time pace, optional loop and leading silence."""
 
     def __init__(self, path: str | Path, frame_ms: float = 20.0, loop: bool = False, realtime: bool = True,
-                 lead_silence_s: float = 0.0, gap_s: float = 1.0, clock: Callable[[], int] = now_ns) -> None:
+                 lead_silence_s: float = 0.0, gap_s: float = 1.0, clock: Callable[[], int] = now_ns,
+                 channels: int = 1) -> None:
         self.path = Path(path)
         self.clock = clock  # stamps (the node's clock); the pace is the wall clock's
-        self.samples = load_audio(self.path)
+        self.samples = load_audio(self.path, channels=channels if channels > 1 else None)
+        shape = (-1,) if channels == 1 else (-1, channels)
         if lead_silence_s > 0:
-            self.samples = np.concatenate([np.zeros(int(lead_silence_s * SAMPLE_RATE), np.float32), self.samples])
+            lead = np.zeros(int(lead_silence_s * SAMPLE_RATE) * channels, np.float32).reshape(shape)
+            self.samples = np.concatenate([lead, self.samples])
         self.frame = int(SAMPLE_RATE * frame_ms / 1000)
         self.loop = loop
         self.realtime = realtime
-        self.gap = np.zeros(int(gap_s * SAMPLE_RATE), np.float32)
+        self.gap = np.zeros(int(gap_s * SAMPLE_RATE) * channels, np.float32).reshape(shape)
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -88,14 +94,15 @@ class FileSource:
 
 
 class DeviceSource:
-    """A PortAudio input device via sounddevice, resampled to 16 kHz mono.
+    """A PortAudio input device via sounddevice, resampled to 16 kHz: its first channel, or `channels` of them.
 
     Overflows are counted; chunks lost to a full queue leave a gap in the sample index.
     """
 
     def __init__(self, device: str | int | None = None, frame_ms: float = 20.0, queue_frames: int = 50,
-                 clock: Callable[[], int] = now_ns, stall_s: float = 2.0) -> None:
+                 clock: Callable[[], int] = now_ns, stall_s: float = 2.0, channels: int = 1) -> None:
         self.clock = clock
+        self.channels = channels
         self.stall_s = stall_s
         try:
             import sounddevice as sd
@@ -104,6 +111,9 @@ class DeviceSource:
         self._sd = sd
         self.device = self._find(device)
         info = sd.query_devices(self.device, "input")
+        if info["max_input_channels"] < channels:
+            raise SourceError(f"audio input device {info['name']!r} has {info['max_input_channels']} channel(s); "
+                              f"the microphone array (mic_positions) has {channels}")
         self.native_rate = int(info["default_samplerate"])
         self.frame = int(SAMPLE_RATE * frame_ms / 1000)
         self._native_frame = int(self.native_rate * frame_ms / 1000)
@@ -116,7 +126,7 @@ class DeviceSource:
         if self.native_rate != SAMPLE_RATE:
             import soxr
 
-            self._resampler = soxr.ResampleStream(self.native_rate, SAMPLE_RATE, 1, dtype="float32")
+            self._resampler = soxr.ResampleStream(self.native_rate, SAMPLE_RATE, channels, dtype="float32")
 
     def _find(self, device: str | int | None) -> int | None:
         sd = self._sd
@@ -155,12 +165,12 @@ class DeviceSource:
             offset = sample_clock.offset(arrival, received * SAMPLE_RATE // self.native_rate)
             received += frames
             try:
-                self._queue.put_nowait((indata[:, 0].copy(), offset))
+                self._queue.put_nowait((indata[:, 0].copy() if self.channels == 1 else indata.copy(), offset))
             except queue.Full:
                 self.dropped_samples += frames
 
         try:
-            stream = self._sd.InputStream(device=self.device, channels=1, samplerate=self.native_rate,
+            stream = self._sd.InputStream(device=self.device, channels=self.channels, samplerate=self.native_rate,
                                           blocksize=self._native_frame, dtype="float32", callback=callback)
         except Exception as exc:
             raise SourceError(f"cannot open audio input device {self.device}: {exc}") from exc
@@ -189,15 +199,20 @@ class DeviceSource:
 
 
 class BagSource:
-    """The `/audio/in` frames of a rosbag, replayed with their recorded timing.
+    """The `/audio/in` frames of a rosbag (`/audio/in/array` for a microphone array), replayed with their recorded
+    timing.
 
     Sample indices are the recorded ones (a gap in the recording stays a gap); stamps are the replay time, so
     latencies measured downstream are those of the live graph. With `loop`, later passes continue the index.
     """
 
-    def __init__(self, path: str | Path, topic: str = "/audio/in", loop: bool = False, realtime: bool = True,
-                 rate: float = 1.0, clock: Callable[[], int] = now_ns) -> None:
+    def __init__(self, path: str | Path, topic: str | None = None, loop: bool = False, realtime: bool = True,
+                 rate: float = 1.0, clock: Callable[[], int] = now_ns, channels: int = 1) -> None:
+        from optimus_voice.contract import topics
+
         self.clock = clock
+        self.channels = channels
+        topic = topic or (topics.AUDIO_IN if channels == 1 else topics.AUDIO_ARRAY).name
         from optimus_voice.audio_io import bags
 
         self.path = Path(path)
@@ -228,7 +243,7 @@ class BagSource:
             first_record = None
             end = offset
             try:
-                for samples, index, _, record_ns in bags.audio_chunks(self.path, self.topic):
+                for samples, index, _, record_ns in bags.audio_chunks(self.path, self.topic, self.channels):
                     first_record = record_ns if first_record is None else first_record
                     due_ns = start_ns + int((record_ns - first_record) / self.rate)
                     if self.realtime and (wait := (due_ns - now_ns()) / NS_PER_S) > 0 and self._stop.wait(wait):
@@ -242,16 +257,16 @@ class BagSource:
             offset, start_ns = end, now_ns()
 
 
-def open_source(kind: str, *, device: str = "", file_path: str = "", loop: bool = False,
-                frame_ms: float = 20.0, clock: Callable[[], int] = now_ns) -> FileSource | DeviceSource | BagSource:
+def open_source(kind: str, *, device: str = "", file_path: str = "", loop: bool = False, frame_ms: float = 20.0,
+                clock: Callable[[], int] = now_ns, channels: int = 1) -> FileSource | DeviceSource | BagSource:
     """The source named by the capture node's `source` parameter (`file_path` is the bag folder for 'bag'); its
-    chunks are stamped with `clock`."""
+    chunks are stamped with `clock`, and have `channels` channels (more than 1: (n, channels) samples)."""
     if kind == "device":
-        return DeviceSource(device or None, frame_ms=frame_ms, clock=clock)
+        return DeviceSource(device or None, frame_ms=frame_ms, clock=clock, channels=channels)
     if kind in ("file", "bag"):
         if not file_path:
             raise SourceError(f"source is {kind!r} but no file_path is set")
         if kind == "bag":
-            return BagSource(file_path, loop=loop, clock=clock)
-        return FileSource(file_path, frame_ms=frame_ms, loop=loop, clock=clock)
+            return BagSource(file_path, loop=loop, clock=clock, channels=channels)
+        return FileSource(file_path, frame_ms=frame_ms, loop=loop, clock=clock, channels=channels)
     raise SourceError(f"unknown source {kind!r} (expected 'device', 'file' or 'bag')")

@@ -15,8 +15,9 @@ class AudioFormatError(ValueError):
 
 
 def decode_pcm(encoding: str, sample_rate: int, channels: int, data: bytes, *,
-               expected_rate: int = SAMPLE_RATE, max_seconds: float = 2.0) -> np.ndarray:
-    """Validate a PCM payload and return mono float32 samples in [-1, 1]."""
+               expected_rate: int = SAMPLE_RATE, max_seconds: float = 2.0, keep_channels: bool = False) -> np.ndarray:
+    """Validate a PCM payload and return float32 samples in [-1, 1]: mono (the channels averaged), or (n, channels)
+    with `keep_channels`."""
     if encoding not in _WIDTH:
         raise AudioFormatError(f"unsupported encoding {encoding!r} (expected {S16LE} or {F32LE})")
     if sample_rate != expected_rate:
@@ -38,13 +39,16 @@ def decode_pcm(encoding: str, sample_rate: int, channels: int, data: bytes, *,
         if not np.all(np.isfinite(samples)):
             raise AudioFormatError("NaN or infinite float samples")
         samples = np.clip(samples, -1.0, 1.0)
+    if keep_channels:
+        return samples.reshape(n, channels)
     if channels > 1:
         samples = samples.reshape(n, channels).mean(axis=1)
     return samples
 
 
 def to_s16le(samples: np.ndarray) -> bytes:
-    """float32 [-1, 1] -> S16LE bytes (clipped); the exact inverse of decode_pcm, so a round trip is lossless."""
+    """float32 [-1, 1] -> S16LE bytes (clipped; (n, channels) interleaved); the exact inverse of decode_pcm, so a
+    round trip is lossless."""
     return np.clip(np.rint(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 

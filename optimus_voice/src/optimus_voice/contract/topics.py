@@ -27,6 +27,7 @@ class Topic:
     qos: QosClass
     summary: str
     global_name: bool = False  # the same topic whatever the namespace (/diagnostics)
+    array_only: bool = False   # published only with a microphone array (capture's mic_positions)
 
     @property
     def relative(self) -> str:
@@ -35,6 +36,12 @@ class Topic:
 
 
 AUDIO_IN = Topic("/audio/in", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR, "microphone audio, 16 kHz mono")
+AUDIO_ARRAY = Topic("/audio/in/array", "optimus_voice_msgs/msg/AudioFrame", QosClass.SENSOR,
+                    "every microphone of an array, 16 kHz, channels interleaved in mic_positions order",
+                    array_only=True)
+VOICE_DIRECTION = Topic("/voice_direction", "optimus_voice_msgs/msg/VoiceDirection", QosClass.EVENTS,
+                        "where the user's voice comes from, per turn, in the microphone array's frame",
+                        array_only=True)
 ECHO_CANCELLED = Topic("/audio/in/echo_cancelled", "std_msgs/msg/Bool", QosClass.LATCHED,
                        "whether /audio/in is free of the robot's own voice (the echo canceller has converged)")
 USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
@@ -84,7 +91,7 @@ def in_namespace(topic: Topic, namespace: str) -> str:
     return topic.name if topic.global_name or not ns else f"/{ns}{topic.name}"
 
 
-ALL = (AUDIO_IN, ECHO_CANCELLED, USER_SPEECH, VOICE_ACTIVITY, TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST,
-       SPEECH_PROGRESS, SPEECH_VISEMES, AUDIO_OUT, AUDIO_PLAYED, PLAYBACK, FACE, FACE_MARKERS, VOICES_TRACKED,
-       DIAGNOSTICS)
+ALL = (AUDIO_IN, AUDIO_ARRAY, ECHO_CANCELLED, USER_SPEECH, VOICE_ACTIVITY, VOICE_DIRECTION, TRANSCRIPT, EMOTION,
+       DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS, SPEECH_VISEMES, AUDIO_OUT, AUDIO_PLAYED, PLAYBACK, FACE,
+       FACE_MARKERS, VOICES_TRACKED, DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}
