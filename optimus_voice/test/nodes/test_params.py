@@ -12,8 +12,10 @@ def param_set(probe, node: str, name: str, value):
     client = probe.node.create_client(SetParameters, f"/{node}/set_parameters")
     assert client.wait_for_service(timeout_sec=10)
     kind = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
-            float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING}[type(value)]
-    field = {bool: "bool_value", int: "integer_value", float: "double_value", str: "string_value"}[type(value)]
+            float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING,
+            list: ParameterType.PARAMETER_DOUBLE_ARRAY}[type(value)]
+    field = {bool: "bool_value", int: "integer_value", float: "double_value", str: "string_value",
+             list: "double_array_value"}[type(value)]
     request = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(type=kind,
                                                                                           **{field: value}))])
     future = client.call_async(request)

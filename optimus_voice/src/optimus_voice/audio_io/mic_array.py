@@ -13,6 +13,8 @@ flagged ambiguous. A planar array cannot tell up from down: its elevation is 0.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from itertools import combinations
@@ -98,6 +100,10 @@ class TalkerDirection:
     ambiguous: bool         # a linear array: the mirror image across its axis fits as well
     frames_used: int        # direction frames (32 ms) the estimate rests on
     robot_speaking: bool    # only frames the robot spoke in were available: its own echo may have pulled it
+
+    @property
+    def speech_seconds(self) -> float:
+        return self.frames_used * FRAME / SAMPLE_RATE
 
     @property
     def unit(self) -> np.ndarray:
@@ -221,13 +227,15 @@ class ArrayConfig:
     azimuth_deg: float = 0.0      # where the beam points at first (and for good, without follow_talker)
     follow_talker: bool = True    # steer the beam to each turn's talker, once the turn has ended
     min_confidence: float = 0.2   # a direction less clear than this does not move the beam
+    min_turn_deg: float = 15.0    # nor does one this close to where it points (each move changes the echo path)
 
 
 OUTPUTS = ("beam", "channel")
 
 
 class ArrayProcessor:
-    """N microphones in, one channel out for the recognizer, and the talker's direction per turn."""
+    """N microphones in, one channel out for the recognizer, and the talker's direction per turn. `process` (the
+    capture thread) and `direction` (voice activity events) may be called from two threads."""
 
     def __init__(self, geometry: ArrayGeometry, config: ArrayConfig | None = None) -> None:
         self.config = config or ArrayConfig()
@@ -239,23 +247,42 @@ class ArrayProcessor:
         self.finder = DirectionFinder(geometry)
         self.beam = DelayAndSumBeam(geometry, np.radians(self.config.azimuth_deg))
         self.steered = 0  # times the beam moved to a talker
+        self._lock = threading.Lock()
+        self._busy_s = 0.0
+        self._audio_s = 0.0
+
+    @property
+    def cpu_ms_per_s(self) -> float:
+        """Processing time per second of audio (10 = 1% of a core)."""
+        return 1000 * self._busy_s / self._audio_s if self._audio_s else 0.0
 
     def process(self, chunk: AudioChunk, robot_speaking: bool = False) -> AudioChunk:
         """A chunk of (n, N) samples -> the chunk of mono samples the recognizer gets, same index and stamp."""
         if chunk.samples.ndim != 2 or chunk.samples.shape[1] != self.geometry.n:
             raise ArrayError(f"audio has shape {chunk.samples.shape}, expected (samples, {self.geometry.n})")
-        self.finder.add(chunk.samples, chunk.first_sample_index, robot_speaking)
-        mono = self.beam.process(chunk.samples) if self.config.output == "beam" \
-            else chunk.samples[:, self.config.channel].astype(np.float32)
+        start = time.thread_time()
+        with self._lock:
+            self.finder.add(chunk.samples, chunk.first_sample_index, robot_speaking)
+            mono = self.beam.process(chunk.samples) if self.config.output == "beam" \
+                else chunk.samples[:, self.config.channel].astype(np.float32)
+        self._busy_s += time.thread_time() - start
+        self._audio_s += len(mono) / SAMPLE_RATE
         return AudioChunk(mono, chunk.first_sample_index, chunk.stamp_ns)
 
     def direction(self, start_index: int, end_index: int, final: bool) -> TalkerDirection | None:
         """The talker's direction over a turn's speech; at the turn's end it also steers the beam there. The beam
         moves between turns only: a beam that moves while the robot speaks changes the echo path under the
         canceller."""
-        found = self.finder.estimate(start_index, end_index)
-        if (final and found is not None and self.config.follow_talker and not found.robot_speaking
-                and found.confidence >= self.config.min_confidence):
-            self.beam.steer(found.azimuth, found.elevation)
-            self.steered += 1
+        with self._lock:
+            found = self.finder.estimate(start_index, end_index)
+            if (final and found is not None and self.config.follow_talker and not found.robot_speaking
+                    and found.confidence >= self.config.min_confidence
+                    and self._turn_deg(found) >= self.config.min_turn_deg):
+                self.beam.steer(found.azimuth, found.elevation)
+                self.steered += 1
         return found
+
+    def _turn_deg(self, found: TalkerDirection) -> float:
+        """The angle between where the beam points and the talker."""
+        current = TalkerDirection(self.beam.azimuth, self.beam.elevation, 0.0, False, 0, False).unit
+        return float(np.degrees(np.arccos(np.clip(current @ found.unit, -1.0, 1.0))))

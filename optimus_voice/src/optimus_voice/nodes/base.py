@@ -20,6 +20,7 @@ import os
 import signal
 import time
 import traceback
+from array import array
 from collections.abc import Callable, Iterator
 
 import rclpy
@@ -119,6 +120,12 @@ class VoiceNode(LifecycleNode):
         override = self._parameter_overrides.get(p.name)
         if override is not None and isinstance(p.default, float) and type(override.value) is int:
             override = self._parameter_overrides[p.name] = Parameter(p.name, value=float(override.value))  # "300"
+        if override is not None and isinstance(p.default, list) and p.default and isinstance(p.default[0], float) \
+                and isinstance(override.value, list | tuple | array) and len(override.value) \
+                and all(type(v) is int for v in override.value):
+            # [0, 0.03, 0] in YAML is not one type; [0, 1, 0] is all integers: metres all the same.
+            override = self._parameter_overrides[p.name] = Parameter(
+                p.name, value=[float(v) for v in override.value])
         if override is not None and isinstance(p.default, str) and type(override.value) is bool:
             # YAML reads a bare off/on as a boolean: `echo_cancel:=off` means the choice "off".
             word = "on" if override.value else "off"

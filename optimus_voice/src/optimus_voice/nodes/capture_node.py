@@ -1,20 +1,36 @@
-"""Microphone capture node: a device or a file source -> echo cancellation -> /audio/in (AudioFrame, S16LE 16 kHz
-mono). The echo canceller's reference is the robot's own voice as played (/audio/out/played)."""
+"""Microphone capture node: a device or a file source -> (a microphone array's beam) -> echo cancellation ->
+/audio/in (AudioFrame, S16LE 16 kHz mono). The echo canceller's reference is the robot's own voice as played
+(/audio/out/played). With a microphone array (mic_positions), every channel also goes to /audio/in/array, and the
+direction of each turn's talker to /voice_direction."""
 
 from __future__ import annotations
 
+import math
 import threading
 
+from geometry_msgs.msg import Vector3
 from std_msgs.msg import Bool
 
 from optimus_voice.audio_io.echo import MODES, EchoCanceller, EchoConfig, EchoError
+from optimus_voice.audio_io.mic_array import OUTPUTS, ArrayConfig, ArrayError, ArrayGeometry, ArrayProcessor
 from optimus_voice.audio_io.sources import SourceError, open_source
 from optimus_voice.contract import stamps, topics
 from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, to_s16le
 from optimus_voice.contract.health import Level
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
-from optimus_voice_msgs.msg import AudioFrame
+from optimus_voice_msgs.msg import AudioFrame, VoiceActivity, VoiceDirection
+
+
+def geometry_problem(flat) -> str | None:
+    """Why a mic_positions value cannot be an array's geometry (one microphone, 3 numbers, is fine)."""
+    if len(flat) == 3:
+        return None
+    try:
+        ArrayGeometry.from_flat(flat)
+    except ArrayError as exc:
+        return str(exc)
+    return None
 
 
 class CaptureNode(VoiceNode):
@@ -38,6 +54,19 @@ class CaptureNode(VoiceNode):
         Param("echo_reference_delay_ms", 0.0, "Known delay of the speaker's audio beyond its stamps (a driver "
               "buffer); longer delays are also measured and followed.", -500.0, 2000.0, when=CONFIGURE),
         Param("noise_suppression", False, "WebRTC noise suppression after the echo canceller.", when=CONFIGURE),
+        Param("mic_positions", [0.0, 0.0, 0.0], "Each microphone's x, y, z in metres in frame_id, in channel order "
+              "(write 0.0, not 0). One microphone (3 numbers): mono capture. Two or more: a microphone array: every "
+              "channel goes to /audio/in/array, the recognizer gets array_output, and each turn's talker direction "
+              "is published on /voice_direction.", when=CONFIGURE, check=geometry_problem),
+        Param("array_output", "beam", "What /audio/in gets from an array: 'beam' (delay and sum toward the talker) "
+              "or 'channel' (array_channel alone).", choices=OUTPUTS, when=CONFIGURE),
+        Param("array_channel", 0, "The microphone /audio/in gets when array_output is 'channel'.", 0, 63,
+              when=CONFIGURE),
+        Param("beam_azimuth_deg", 0.0, "Where the beam points at first (degrees, counter-clockwise from +x).",
+              -180.0, 180.0, when=CONFIGURE),
+        Param("beam_follow_talker", True, "Turn the beam to each turn's talker when the turn ends (before the robot "
+              "answers: a beam that moves while the robot speaks changes the echo path under the canceller).",
+              when=CONFIGURE),
     )
 
     def __init__(self, **kwargs) -> None:
@@ -46,9 +75,11 @@ class CaptureNode(VoiceNode):
         self._stop = threading.Event()
         self._source = None
         self.echo: EchoCanceller | None = None
+        self.array: ArrayProcessor | None = None
 
     def configure_stage(self) -> None:
         self.pub = self.publisher(topics.AUDIO_IN)
+        self._configure_array()
         self.echo = None
         mode = self.param("echo_cancel")
         if mode != "off" or self.param("noise_suppression"):
@@ -65,6 +96,51 @@ class CaptureNode(VoiceNode):
         self.echo_pub = self.publisher(topics.ECHO_CANCELLED)
         self._echo_free: bool | None = None
         self.health.set_value("echo_cancel", mode if self.echo is not None else "off")
+
+    def _configure_array(self) -> None:
+        self.array = None
+        positions = list(self.param("mic_positions"))
+        self.health.set_value("microphones", len(positions) // 3)
+        if len(positions) == 3:
+            return
+        config = ArrayConfig(output=self.param("array_output"), channel=self.param("array_channel"),
+                             azimuth_deg=self.param("beam_azimuth_deg"),
+                             follow_talker=self.param("beam_follow_talker"))
+        geometry = ArrayGeometry.from_flat(positions)  # checked when the parameter was set
+        try:
+            self.array = ArrayProcessor(geometry, config)
+        except ArrayError as exc:  # array_channel beyond the microphones: the beam still works
+            self.get_logger().error(f"{exc}; using the beam")
+            self.health.problem("array_errors", str(exc), Level.ERROR)
+            self.array = ArrayProcessor(geometry, ArrayConfig(azimuth_deg=config.azimuth_deg,
+                                                              follow_talker=config.follow_talker))
+        self.array_pub = self.publisher(topics.AUDIO_ARRAY)
+        self.direction_pub = self.publisher(topics.VOICE_DIRECTION)
+        self.subscribe(topics.VOICE_ACTIVITY, self.on_voice_activity)
+        self.health.set_value("array_output", self.array.config.output)
+        self.health.set_value("array_geometry", {1: "linear", 2: "planar", 3: "3-D"}[geometry.rank])
+
+    def on_voice_activity(self, msg) -> None:
+        """At a pause and at the end of a turn: the direction of its talker so far."""
+        if msg.event not in (VoiceActivity.SPEECH_ONGOING, VoiceActivity.SPEECH_END) \
+                or msg.end_sample_index <= msg.start_sample_index:
+            return
+        final = msg.event == VoiceActivity.SPEECH_END
+        found = self.array.direction(msg.start_sample_index, msg.end_sample_index, final)
+        if found is None:
+            self.health.count("turns_without_direction")
+            return
+        unit = found.unit
+        self.direction_pub.publish(VoiceDirection(
+            header=self.header(stamps.from_time(msg.speech_end), self.param("frame_id")), turn_id=msg.turn_id,
+            azimuth=found.azimuth, elevation=found.elevation,
+            direction=Vector3(x=float(unit[0]), y=float(unit[1]), z=float(unit[2])),
+            confidence=found.confidence, ambiguous=bool(found.ambiguous), robot_speaking=bool(found.robot_speaking),
+            final=final, speech_seconds=found.speech_seconds))
+        self.health.set_value("talker_azimuth_deg", round(math.degrees(found.azimuth), 1))
+        self.health.set_value("talker_confidence", round(found.confidence, 2))
+        self.health.set_value("beam_azimuth_deg", round(math.degrees(self.array.beam.azimuth), 1))
+        self.health.set_value("beam_turns", self.array.steered)
 
     def on_reference(self, msg) -> None:
         """The robot's voice as the speaker played it: the echo canceller's reference."""
@@ -94,7 +170,8 @@ class CaptureNode(VoiceNode):
             try:
                 self._source = open_source(self.param("source"), device=self.param("device"),
                                            file_path=self.param("file_path"), loop=self.param("loop"),
-                                           frame_ms=self.param("frame_ms"), clock=self.now_ns)
+                                           frame_ms=self.param("frame_ms"), clock=self.now_ns,
+                                           channels=self.array.geometry.n if self.array is not None else 1)
                 self.health.set_status(Level.OK, f"capturing from {self.param('source')}")
                 for chunk in self._source.chunks():
                     if self._stop.is_set():
@@ -103,6 +180,8 @@ class CaptureNode(VoiceNode):
                         self.health.count("dropped_samples", max(0, chunk.first_sample_index - expected))
                         self.health.problem("gaps", f"gap of {chunk.first_sample_index - expected} samples")
                     expected = chunk.first_sample_index + len(chunk.samples)
+                    if self.array is not None:
+                        chunk = self._from_array(chunk)
                     self._publish(self._cancel_echo(chunk) if self.echo is not None else [chunk])
                 if self.echo is not None:
                     self._publish(self.echo.flush())  # the end of a file: its last few milliseconds
@@ -126,6 +205,16 @@ class CaptureNode(VoiceNode):
                 sample_rate=SAMPLE_RATE, channels=1, first_sample_index=chunk.first_sample_index,
                 turn_id=0, data=to_s16le(chunk.samples)))
             self.health.count("frames_published")
+
+    def _from_array(self, chunk):
+        """Every channel to /audio/in/array; the beam (or one channel) on to the echo canceller."""
+        self.array_pub.publish(AudioFrame(
+            header=self.header(chunk.stamp_ns, self.param("frame_id")), encoding=S16LE, sample_rate=SAMPLE_RATE,
+            channels=self.array.geometry.n, first_sample_index=chunk.first_sample_index, turn_id=0,
+            data=to_s16le(chunk.samples)))
+        mono = self.array.process(chunk, robot_speaking=self.echo is not None and self.echo.stats.reference_active)
+        self.health.set_value("array_cpu_pct_of_one_core", round(self.array.cpu_ms_per_s / 10, 2))
+        return mono
 
     def _cancel_echo(self, chunk) -> list:
         out = self.echo.process(chunk)

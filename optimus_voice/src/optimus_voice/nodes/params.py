@@ -10,6 +10,8 @@ A value outside its range or choices, or not a finite number, is refused with th
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -26,6 +28,7 @@ class Param:
     high: float | None = None
     choices: tuple = ()
     when: str = RUN
+    check: Callable[[object], str | None] | None = None  # why a value of the right type cannot work (a geometry)
 
     def descriptor(self) -> ParameterDescriptor:
         d = ParameterDescriptor(description=self.description, read_only=self.when == READ_ONLY)
@@ -44,6 +47,8 @@ class Param:
 
     def invalid(self, value) -> str | None:
         """Why `value` can never be this parameter's value (type, range, choices), or None."""
+        if isinstance(value, array | tuple):  # a parameter message's arrays arrive as array.array
+            value = list(value)
         if type(value) is not type(self.default):
             hint = " (YAML reads a bare off/on/yes/no as a boolean: quote it)" if type(value) is bool else ""
             return f"{self.name} must be a {type(self.default).__name__}, not {value!r}{hint}"
@@ -54,6 +59,12 @@ class Param:
             return f"{self.name} out of range [{self.low:g}, {self.high:g}]: {value}"
         if self.choices and value not in self.choices:
             return f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}"
+        if isinstance(value, list) and self.default:
+            kind = type(self.default[0])
+            if any(type(v) is not kind or (kind is float and not math.isfinite(v)) for v in value):
+                return f"{self.name} must be a list of finite {kind.__name__}s, not {value!r}"
+        if self.check is not None and (why := self.check(value)):
+            return why if why.startswith(self.name) else f"{self.name}: {why}"
         return None
 
     def refused(self, value, active: bool) -> str | None:
