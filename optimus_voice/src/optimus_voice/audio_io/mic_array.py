@@ -111,9 +111,23 @@ class TalkerDirection:
                          np.cos(self.elevation) * np.sin(self.azimuth), np.sin(self.elevation)])
 
 
+@dataclass
+class _Frame:
+    index: int            # first sample
+    cross: np.ndarray     # (pairs, band bins) cross-spectra
+    power: np.ndarray     # (band bins,) power spectrum, mean over the microphones
+    energy: float
+    robot_speaking: bool
+
+
 class DirectionFinder:
     """Accumulates PHAT-weighted cross-spectra of every microphone pair, frame by frame, and finds the direction of
-    the talker over any stretch of sample indices (a turn's speech)."""
+    the talker over any stretch of sample indices (a turn's speech).
+
+    A steady noise that comes from one place (a fan) would pull the direction to itself: PHAT gives its bins, where
+    the talker is weak, as much say as the talker's. So the noise's own cross-spectra (the quietest fifth of the
+    frames remembered) are taken out of each frame's before the phase is read, and each bin votes with the weight of
+    its power over the noise's."""
 
     def __init__(self, geometry: ArrayGeometry) -> None:
         self.geometry = geometry
@@ -125,9 +139,7 @@ class DirectionFinder:
         arrival = geometry.arrival_samples(units)
         self.lags = arrival[:, self.pairs[:, 0]] - arrival[:, self.pairs[:, 1]]  # (K, P): pair i trails j by
         self.ambiguous = geometry.rank == 1
-        # The correlation of a perfectly coherent frame at its peak: SRP values are divided by it, so 1 is perfect.
-        self._unit_peak = float(np.fft.irfft(self.band.astype(np.float64), FRAME * INTERP)[0])
-        self._frames: deque[tuple[int, np.ndarray, float, bool]] = deque(maxlen=int(KEEP_S * SAMPLE_RATE / FRAME))
+        self._frames: deque[_Frame] = deque(maxlen=int(KEEP_S * SAMPLE_RATE / FRAME))
         self._pending = np.zeros((0, geometry.n), np.float32)
         self._pending_index = 0
 
@@ -141,22 +153,31 @@ class DirectionFinder:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
             spectra = np.fft.rfft(frame * self.window[:, None], axis=0)[self.band]  # (F, N)
             cross = spectra[:, self.pairs[:, 0]] * np.conj(spectra[:, self.pairs[:, 1]])
-            cross /= np.abs(cross) + 1e-12
-            energy = float(np.mean(frame ** 2))
-            self._frames.append((self._pending_index, cross.T.astype(np.complex64), energy, robot_speaking))
+            power = np.mean(np.abs(spectra) ** 2, axis=1)
+            self._frames.append(_Frame(self._pending_index, cross.T.astype(np.complex64), power.astype(np.float32),
+                                       float(np.mean(frame ** 2)), robot_speaking))
             self._pending_index += FRAME
 
     def estimate(self, start_index: int, end_index: int) -> TalkerDirection | None:
         """The talker's direction over samples [start_index, end_index), or None with too little loud audio."""
-        inside = [f for f in self._frames if f[0] >= start_index and f[0] + FRAME <= end_index]
-        quiet = [f for f in inside if not f[3]]
+        inside = [f for f in self._frames if f.index >= start_index and f.index + FRAME <= end_index]
+        quiet = [f for f in inside if not f.robot_speaking]
         robot_speaking = len(quiet) < MIN_FRAMES
         frames = inside if robot_speaking else quiet
         if len(frames) < MIN_FRAMES:
             return None
-        energies = np.array([f[2] for f in frames])
+        energies = np.array([f.energy for f in frames])
         loud = [f for f, e in zip(frames, energies, strict=True) if e >= np.median(energies)]
-        summed = np.sum([f[1] for f in loud], axis=0)  # (P, F in band)
+        remembered = sorted(self._frames, key=lambda f: f.energy)[:max(1, len(self._frames) // 5)]
+        noise_cross = np.mean([f.cross for f in remembered], axis=0)  # (P, F)
+        noise_power = np.mean([f.power for f in remembered], axis=0)  # (F,)
+        # A bin must be 3 dB over the noise to vote at all.
+        weights = np.array([np.clip(1.0 - 2.0 * noise_power / (f.power + 1e-20), 0.0, 1.0) for f in loud])
+        if weights.sum() < 1e-6:
+            return None
+        cross = np.array([f.cross for f in loud]) - noise_cross  # (frames, P, F)
+        cross /= np.abs(cross) + 1e-20
+        summed = np.einsum("tf,tpf->pf", weights, cross)  # (P, F in band)
         full = np.zeros((len(self.pairs), FRAME // 2 + 1), np.complex128)
         full[:, self.band] = summed
         cc = np.fft.irfft(full, FRAME * INTERP, axis=1)  # (P, lags): index = lag * INTERP, negative lags wrap
@@ -166,7 +187,10 @@ class DirectionFinder:
         rows = np.arange(len(self.pairs))[None, :]
         width = cc.shape[1]
         values = cc[rows, lo % width] * (1 - frac) + cc[rows, (lo + 1) % width] * frac  # (K, P)
-        srp = values.sum(axis=1) / (len(self.pairs) * len(loud) * self._unit_peak)
+        # What the peak would be if every weighted bin agreed: so 1 is one perfectly clear source.
+        coherent = np.zeros(FRAME // 2 + 1)
+        coherent[self.band] = weights.sum(axis=0)
+        srp = values.sum(axis=1) / (len(self.pairs) * np.fft.irfft(coherent, FRAME * INTERP)[0])
         best = int(np.argmax(srp))
         return TalkerDirection(azimuth=float(self.azimuths[best]), elevation=float(self.elevations[best]),
                                confidence=float(np.clip(srp[best], 0.0, 1.0)), ambiguous=self.ambiguous,
