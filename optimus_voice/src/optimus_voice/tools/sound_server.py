@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,7 +100,8 @@ class SoundServer:
     def record(self, source: str = f"{SPEAKER}.monitor") -> Recording:
         """Start recording a source (the speaker's monitor: what the robot played) at 16 kHz mono."""
         return Recording(subprocess.Popen(
-            ["parec", f"--device={source}", f"--rate={SAMPLE_RATE}", "--channels=1", "--format=s16le", "--raw"],
+            ["parec", f"--device={source}", f"--rate={SAMPLE_RATE}", "--channels=1", "--format=s16le", "--raw",
+             "--latency-msec=50"],
             env=self.env, stdout=subprocess.PIPE))
 
     def close(self) -> None:
@@ -108,12 +110,24 @@ class SoundServer:
 
 
 class Recording:
+    """parec's output, read as it comes: a pipe holds 2 s of it, and a parec that cannot write stalls, so a
+    recording read only at the end kept its first 2 s and lost the robot's reply."""
+
     def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, name="parec reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while chunk := self.process.stdout.read1(65536):
+            self._chunks.append(chunk)
 
     def stop(self) -> np.ndarray:
         """Stop and return what was recorded, float32."""
         self.process.terminate()
-        data, _ = self.process.communicate(timeout=10)
+        self.process.wait(10)
+        self._reader.join(10)
+        data = b"".join(self._chunks)
         data = data[:len(data) // 2 * 2]
         return np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
