@@ -50,6 +50,37 @@ def test_robot_voice_is_removed_once_the_filter_has_converged(robot_voice):
     assert 0 < aec.stats.cpu_ms_per_s < 200
 
 
+def test_a_path_changed_on_purpose_is_learnt_again_before_the_canceller_trusts_it(robot_voice):
+    """A beam that turns changes the echo path at once: the canceller stops calling itself converged (the dialogue
+    then needs more than 150 ms of speech to stop the robot) until it measures the new path's echo removed."""
+    half = len(robot_voice) // 2
+    before = convolve(robot_voice, Room(delay_ms=30).impulse_response()) * 0.5
+    after = convolve(robot_voice, Room(delay_ms=30, seed=7).impulse_response()) * 0.8
+    aec = EchoCanceller()
+    converged = []
+
+    def watch(mic, played):
+        out = np.zeros_like(mic)
+        for i in range(0, len(mic) - 319, 320):
+            stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
+            if i == half // 320 * 320:
+                aec.path_changed()
+            aec.reference(played[i:i + 320], stamp)
+            for chunk in aec.process(AudioChunk(mic[i:i + 320], i, stamp)):
+                out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+            converged.append(aec.stats.converged)
+        return out
+
+    mic = np.concatenate([before[:half], after[half:]])
+    out = watch(mic, robot_voice)
+    turn = half // 320
+    assert converged[turn - 1] and not converged[turn]
+    assert not any(converged[turn:turn + 2 * SAMPLE_RATE // 320])  # at least 2 s of the new path first
+    assert converged[-1]
+    last = slice(len(mic) - 2 * SAMPLE_RATE, len(mic))
+    assert erle_db(mic[last], out[last]) > 15
+
+
 def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, asr_parts):
     from optimus_voice.tools.textnorm import wer
 

@@ -54,6 +54,8 @@ def test_each_turn_gets_its_talkers_direction_and_the_recognizer_the_beam(ros_gr
     heard = " ".join(m.text.lower() for m in probe.of(topics.TRANSCRIPT) if m.is_final)
     assert "what did he look like" in heard and "concourse" in heard, heard  # through the beam
     assert probe.wait_for(lambda: diagnostics_of(probe, "capture").get("beam_turns") == "2", 5)
+    # Each turn of the beam is an echo path change the canceller is told of.
+    assert probe.wait_for(lambda: diagnostics_of(probe, "capture").get("echo_path_changes_by_beam") == "2", 5)
     diag = diagnostics_of(probe, "capture")
     assert diag["microphones"] == "4" and diag["array_output"] == "beam" and diag["array_geometry"] == "planar"
     assert abs(float(diag["beam_azimuth_deg"]) + 120) <= 6

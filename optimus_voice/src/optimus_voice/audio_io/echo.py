@@ -164,6 +164,17 @@ class EchoCanceller:
         self._cpu_s = 0.0
         self._audio_s = 0.0
 
+    def path_changed(self) -> None:
+        """The echo path changed on purpose (a microphone array's beam turned): the filter learns it anew, as after
+        the path-change rule, and the canceller is not converged until the echo removed is measured again.
+        Thread-safe."""
+        with self._lock:
+            if self._linear is not None:
+                self._linear.path_changed()
+            self.stats.converged = False
+            self._active_s = 0.0
+            self._mic_energy = self._out_energy = 0.0
+
     def reference(self, samples: np.ndarray, stamp_ns: int, sample_rate: int = SAMPLE_RATE) -> None:
         """Audio sent to the speaker (mono float), stamped with when its first sample plays. Thread-safe."""
         with self._lock:
@@ -361,6 +372,12 @@ class LinearEchoFilter:
         self._double_talk_run = 0  # blocks in a row that looked like double talk
         self.path_changes = 0
 
+    def path_changed(self) -> None:
+        """Forget the ERLE learnt on the old path (the double-talk detector trusts it); the weights stay, as a
+        start."""
+        self._err_lt, self.double_talk, self._double_talk_run = self._mic_lt, 0, 0
+        self.path_changes += 1
+
     @property
     def erle(self) -> float:
         """Echo return loss enhancement of the foreground (power ratio) while only the robot speaks."""
@@ -389,8 +406,7 @@ class LinearEchoFilter:
             if self._double_talk_run >= PATH_CHANGE_BLOCKS:
                 # Not the user: the echo path changed (the speaker's delay moved, the robot turned its head), and
                 # a detector that trusts the old ERLE would keep the filter from ever learning the new path.
-                self._err_lt, self.double_talk, self._double_talk_run = self._mic_lt, 0, 0
-                self.path_changes += 1
+                self.path_changed()
         elif self.double_talk:
             self.double_talk -= 1
             self._double_talk_run = 0

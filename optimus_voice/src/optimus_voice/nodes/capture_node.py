@@ -76,6 +76,7 @@ class CaptureNode(VoiceNode):
         self._source = None
         self.echo: EchoCanceller | None = None
         self.array: ArrayProcessor | None = None
+        self._beam_turned = threading.Event()  # set on the executor, taken by the capture thread
 
     def configure_stage(self) -> None:
         self.pub = self.publisher(topics.AUDIO_IN)
@@ -126,7 +127,10 @@ class CaptureNode(VoiceNode):
                 or msg.end_sample_index <= msg.start_sample_index:
             return
         final = msg.event == VoiceActivity.SPEECH_END
+        turns = self.array.steered
         found = self.array.direction(msg.start_sample_index, msg.end_sample_index, final)
+        if self.array.steered != turns:
+            self._beam_turned.set()
         if found is None:
             self.health.count("turns_without_direction")
             return
@@ -217,6 +221,10 @@ class CaptureNode(VoiceNode):
         return mono
 
     def _cancel_echo(self, chunk) -> list:
+        if self._beam_turned.is_set():  # the beam hears the speaker differently now
+            self._beam_turned.clear()
+            self.echo.path_changed()
+            self.health.count("echo_path_changes_by_beam")
         out = self.echo.process(chunk)
         self.health.count("echo_frames")
         st = self.echo.stats
