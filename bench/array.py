@@ -33,39 +33,25 @@ ARRAYS = {"square_4": [0.03, 0.03, 0.0, -0.03, 0.03, 0.0, -0.03, -0.03, 0.0, 0.0
 CHUNK = 320
 
 
-def unit(azimuth: float) -> np.ndarray:
-    return np.array([[np.cos(azimuth), np.sin(azimuth), 0.0]])
-
-
-def delayed(audio: np.ndarray, delays: np.ndarray) -> np.ndarray:
-    """(n, N): audio delayed by a fractional number of samples per channel (exact, in the frequency domain)."""
-    size = len(audio) + 64
-    spectrum = np.fft.rfft(audio, size)
-    freqs = np.fft.rfftfreq(size)
-    return np.stack([np.fft.irfft(spectrum * np.exp(-2j * np.pi * freqs * d), size)[:len(audio)]
-                     for d in delays], axis=1)
-
-
 def room_capture(speech, geometry, talker_az, fan_az, args, rng) -> np.ndarray:
-    from optimus_voice.tools.room import Room, convolve, speech_rms
+    from optimus_voice.tools.room import Room, convolve, far_field, speech_rms
 
-    direct = delayed(speech, geometry.arrival_samples(unit(talker_az))[0])
-    out = direct.copy()
-    for c in range(geometry.n):  # each microphone's own reverberation tail (no direct path: added above)
-        h = Room(rt60_s=args.rt60, direct_to_reverb_db=3.0, delay_ms=0.0,
-                 seed=int(rng.integers(1 << 30))).impulse_response()
-        h[0] = 0.0
-        out[:, c] += convolve(speech, h)
+    def reverberate(sound: np.ndarray) -> None:
+        """Each microphone's own reverberation tail of `sound` (no direct path: far_field gives that)."""
+        for c in range(geometry.n):
+            h = Room(rt60_s=args.rt60, direct_to_reverb_db=3.0, delay_ms=0.0,
+                     seed=int(rng.integers(1 << 30))).impulse_response()
+            h[0] = 0.0
+            out[:, c] += convolve(sound, h)
+
+    out = far_field(speech, geometry, talker_az)
+    reverberate(speech)
     level = speech_rms(speech)
     fan = rng.standard_normal(len(speech)).astype(np.float32)
     fan = np.convolve(fan, np.ones(4) / 4, mode="same")  # a fan's noise leans to low frequencies
     fan *= level / np.sqrt(np.mean(fan ** 2)) * 10 ** (-args.snr_db / 20)
-    out += delayed(fan, geometry.arrival_samples(unit(fan_az))[0])
-    for c in range(geometry.n):  # the fan reverberates too
-        h = Room(rt60_s=args.rt60, direct_to_reverb_db=3.0, delay_ms=0.0,
-                 seed=int(rng.integers(1 << 30))).impulse_response()
-        h[0] = 0.0
-        out[:, c] += convolve(fan, h)
+    out += far_field(fan, geometry, fan_az)
+    reverberate(fan)  # the fan reverberates too
     out += rng.normal(0, level * 10 ** (-40 / 20), out.shape)
     return (out / max(1.0, np.max(np.abs(out)) / 0.9)).astype(np.float32)
 

@@ -55,17 +55,11 @@ def place(audio: np.ndarray, array, azimuth_deg: float, elevation_deg: float = 0
     """(n, N): a far-field sound from that direction as each microphone of `array` (an ArrayGeometry, or x, y, z
     of each in a flat list) hears it, by an exact fractional delay per channel (free field)."""
     from optimus_voice.audio_io.mic_array import ArrayGeometry
+    from optimus_voice.tools.room import far_field
 
     if not isinstance(array, ArrayGeometry):
         array = ArrayGeometry.from_flat(array)
-    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
-    unit = np.array([[np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)]])
-    arrival = array.arrival_samples(unit)[0]
-    size = len(audio) + 64
-    spectrum = np.fft.rfft(audio, size)
-    freqs = np.fft.rfftfreq(size)
-    channels = [np.fft.irfft(spectrum * np.exp(-2j * np.pi * freqs * d), size)[:len(audio)] for d in arrival]
-    return np.stack(channels, axis=1).astype(np.float32)
+    return far_field(audio, array, np.radians(azimuth_deg), np.radians(elevation_deg)).astype(np.float32)
 
 
 def with_mic_noise(multi: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:

@@ -31,6 +31,12 @@ KEEP_S = 20.0             # audio remembered for a turn's direction: a longer tu
 MIN_FRAMES = 4            # 128 ms of loud speech at least, or no estimate
 
 
+def unit_vectors(azimuth, elevation) -> np.ndarray:
+    """(..., 3) unit vectors toward azimuths and elevations in radians (REP-103: x forward, y left, z up)."""
+    az, el = np.asarray(azimuth, np.float64), np.asarray(elevation, np.float64)
+    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
+
+
 class ArrayError(ValueError):
     """A microphone array that cannot be used (too few microphones, two in one place): the message says why."""
 
@@ -78,7 +84,7 @@ class ArrayGeometry:
         if rank == 3:  # a coarser azimuth keeps the grid small where elevation is also searched
             keep = np.round(np.degrees(az)) % 2 == 0
             az, el = az[keep], el[keep]
-        units = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
+        units = unit_vectors(az, el)
         if rank == 1:
             units, az, el = self._front_half(units, az, el)
         return units, az, el
@@ -107,8 +113,7 @@ class TalkerDirection:
 
     @property
     def unit(self) -> np.ndarray:
-        return np.array([np.cos(self.elevation) * np.cos(self.azimuth),
-                         np.cos(self.elevation) * np.sin(self.azimuth), np.sin(self.elevation)])
+        return unit_vectors(self.azimuth, self.elevation)
 
 
 @dataclass
@@ -213,9 +218,7 @@ class DelayAndSumBeam:
         self.azimuth, self.elevation = azimuth, elevation
 
     def _filters(self, azimuth: float, elevation: float) -> np.ndarray:
-        unit = np.array([[np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
-                          np.sin(elevation)]])
-        arrival = self.geometry.arrival_samples(unit)[0]  # (N,)
+        arrival = self.geometry.arrival_samples(unit_vectors(azimuth, elevation)[None])[0]  # (N,)
         n = np.arange(self.taps)[:, None]
         # Channel c heard the sound `arrival[c]` samples after the origin: delay it by latency - arrival[c].
         h = np.sinc(n - (self.latency - arrival[None, :])) * np.hamming(self.taps)[:, None]
@@ -308,5 +311,5 @@ class ArrayProcessor:
 
     def _turn_deg(self, found: TalkerDirection) -> float:
         """The angle between where the beam points and the talker."""
-        current = TalkerDirection(self.beam.azimuth, self.beam.elevation, 0.0, False, 0, False).unit
+        current = unit_vectors(self.beam.azimuth, self.beam.elevation)
         return float(np.degrees(np.arccos(np.clip(current @ found.unit, -1.0, 1.0))))

@@ -44,6 +44,19 @@ def convolve(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def far_field(audio: np.ndarray, geometry, azimuth: float, elevation: float = 0.0) -> np.ndarray:
+    """(n, N) float64: a distant sound from that direction (radians) as each microphone of an ArrayGeometry hears
+    it in free field, each channel delayed exactly (in the frequency domain) by its fractional arrival time."""
+    from optimus_voice.audio_io.mic_array import unit_vectors
+
+    delays = geometry.arrival_samples(unit_vectors(azimuth, elevation)[None])[0]
+    size = len(audio) + 64
+    spectrum = np.fft.rfft(audio, size)
+    freqs = np.fft.rfftfreq(size)
+    return np.stack([np.fft.irfft(spectrum * np.exp(-2j * np.pi * freqs * d), size)[:len(audio)] for d in delays],
+                    axis=1)
+
+
 def speech_rms(x: np.ndarray, frame: int = 320) -> float:
     """RMS over the loudest half of the frames: the level of the speech, not of the pauses around it."""
     frames = x[:len(x) // frame * frame].reshape(-1, frame)
