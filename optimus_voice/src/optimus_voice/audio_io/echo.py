@@ -310,8 +310,8 @@ class EchoCanceller:
         if self.stats.converged:
             self.stats.converged = bool(erle_db >= 6.0)
         else:
-            # The filter's own estimate runs ahead of what it removes early on (10 dB by its count while 5-6 dB
-            # was measured on a real sound server): the echo actually removed must show too.
+            # The filter's own estimate runs ahead of what it removes while it learns (BENCHMARKS.md, duplex):
+            # the echo actually removed must show too.
             measured = self.stats.erle_db if self.stats.erle_db is not None else 0.0
             self.stats.converged = bool(self._active_s >= MIN_CONVERGE_S and erle_db >= 10.0
                                         and measured >= MIN_MEASURED_ERLE_DB)

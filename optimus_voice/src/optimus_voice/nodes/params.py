@@ -62,7 +62,8 @@ class Param:
         if isinstance(value, list) and self.default:
             kind = type(self.default[0])
             if any(type(v) is not kind or (kind is float and not math.isfinite(v)) for v in value):
-                return f"{self.name} must be a list of finite {kind.__name__}s, not {value!r}"
+                finite = "finite " if kind is float else ""
+                return f"{self.name} must be a list of {finite}{kind.__name__}s, not {value!r}"
         if self.check is not None and (why := self.check(value)):
             return why if why.startswith(self.name) else f"{self.name}: {why}"
         return None
