@@ -1,6 +1,8 @@
 """The dialogue without DDS: when a turn is answered, what is said and sent, barge-in, actions, what the robot
 actually said, and the language model's sentences handed back to it."""
 
+import dataclasses
+
 import pytest
 from optimus_voice.contract.health import Health
 from optimus_voice.contract.states import State
@@ -188,3 +190,42 @@ def test_each_voice_has_its_own_mood_history_and_name(dialogue):
     anna = [m["content"] for m in dialogue.conversation_of("voice_1").history() if m["role"] == "user"]
     tom = [m["content"] for m in dialogue.conversation_of("voice_2").history() if m["role"] == "user"]
     assert "I'm Tom" not in anna and "hello" in anna and tom == ["I'm Tom", "hello"]
+
+
+def test_the_embedded_reply_is_prepared_at_the_first_pause_and_decided_again_at_the_end(dialogue):
+    """At the pause the likely reply goes out to be synthesized, not played; the final decides as always, and when
+    the turn ended as it was, that decision is the prepared reply (the TTS starts from its audio)."""
+    dialogue.configure(DialogueConfig(emotion_wait_s=0.0))
+    dialogue.voice_activity(1, True, False, 0.0)
+    dialogue.voice_activity(1, False, False, 1.0, paused=True)
+    (early,) = dialogue.transcript(1, "what time is it", final=False, now_s=1.1)
+    assert early.prepare and dialogue.health.counters["replies_prepared"] == 1
+    assert dialogue.snapshot().robot_text == "" and dialogue.snapshot().state == State.LISTENING  # nothing said
+    dialogue.voice_activity(1, False, True, 1.3)
+    (final,) = said(dialogue.transcript(1, "what time is it", final=True, now_s=1.4))
+    assert not final.prepare and final == dataclasses.replace(early, prepare=False)
+    # The user went on: a new preview, and the decision at the end answers the whole turn.
+    dialogue.voice_activity(2, True, False, 5.0)
+    dialogue.voice_activity(2, False, False, 6.0, paused=True)
+    (early,) = dialogue.transcript(2, "hello there", final=False, now_s=6.1)
+    dialogue.voice_activity(2, False, True, 7.0)
+    (final,) = said(dialogue.transcript(2, "hello there, what can you do", final=True, now_s=7.1))
+    assert early.prepare and not final.prepare and final.intent != early.intent
+    # Actions take effect only once the turn is over: nothing is prepared for them.
+    dialogue.voice_activity(3, True, False, 9.0)
+    dialogue.voice_activity(3, False, False, 9.5, paused=True)
+    assert dialogue.transcript(3, "speak louder", final=False, now_s=9.6) == []
+    assert dialogue.volume == 1.0
+
+
+def test_nothing_is_prepared_for_a_turn_heard_over_the_robot_until_it_takes_the_floor(dialogue):
+    """A turn that opens while the robot speaks may be the robot's own voice: no reply is prepared for it."""
+    (reply,) = said(answer(dialogue, 1, "what can you do"))
+    dialogue.progress(1, "started", "")
+    dialogue.voice_activity(2, True, False, 5.0)
+    dialogue.voice_activity(2, False, False, 5.5, paused=True)
+    assert dialogue.transcript(2, reply.text, final=False, now_s=5.6) == []  # its own words: echo
+    dialogue.voice_activity(3, True, False, 8.0)
+    dialogue.voice_activity(3, False, False, 8.5, paused=True)
+    out = dialogue.transcript(3, "hold on, what time is it", final=False, now_s=8.6)
+    assert out[0] == Stop(1) and [o.prepare for o in said(out)] == [True]  # a barge-in: it has the floor

@@ -1,5 +1,6 @@
 """The embedded reply policy: paraphrases, emotion, what was actually said, the fallback matcher."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,26 @@ def test_each_voice_has_its_own_name_and_memory():
     policy.respond("what time is it", voice_id="voice_1")
     policy.respond("tell me a joke", voice_id="voice_2")
     assert "what time is it" in policy.respond("what did I just ask", voice_id="voice_1").text
+
+
+def test_a_preview_remembers_nothing_and_the_reply_that_follows_is_the_same(policy):
+    """A reply prepared at the user's first pause is a preview: if the turn then ends as it was, the real decision
+    gives the same words (so the prepared audio is the one needed); if it goes on, nothing was remembered."""
+    def timeless(reply):
+        return dataclasses.replace(reply, decide_ms=0.0)
+
+    for text in ("hello there", "Hi, my name is Zoe.", "what did I just ask"):
+        preview = timeless(policy.respond(text, voice_id="voice_9", commit=False))
+        assert timeless(policy.respond(text, voice_id="voice_9", commit=False)) == preview  # no reply turned
+        assert timeless(policy.respond(text, voice_id="voice_9")) == preview
+    assert "Zoe" in policy.respond("hello there", voice_id="voice_9").text
+    greetings = {policy.respond("hello there", voice_id="voice_8").text for _ in range(3)}
+    assert len(greetings) == 3  # committed replies still take turns
+    policy.respond("I'm Max", voice_id="voice_7", commit=False)
+    assert policy.person("voice_7").name == "" and not policy.person("voice_7").heard
+
+
+def test_a_name_given_is_an_introduction_not_a_question(policy):
+    reply = policy.respond("Hi, my name is Zoe.", voice_id="voice_6")
+    assert reply.intent == "introduce" and "Zoe" in reply.text
+    assert policy.respond("what's my name", voice_id="voice_6").text == "You're Zoe."

@@ -200,6 +200,31 @@ def test_tts_node_publishes_speech_with_visemes_aligned_to_its_samples(ros_graph
     assert probe.of(topics.SPEECH_PROGRESS)[-1].spoken_text == text
 
 
+
+def test_tts_node_holds_a_prepared_reply_until_it_is_asked_for(ros_graph, probe):
+    """ACTION_PREPARE renders a reply and plays nothing; the SAY that follows starts from it. A prepared reply of a
+    turn the user went on with is dropped unplayed."""
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.audio_pub.get_subscription_count() >= 1, 10)
+    requests.publish(SpeechRequest(turn_id=7, action=SpeechRequest.ACTION_PREPARE, text="About what?"))
+    text = "It is ten past four."
+    requests.publish(SpeechRequest(turn_id=8, action=SpeechRequest.ACTION_PREPARE, text=text, style="calm"))
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("prepared_dropped", 0)) == 1, 20)
+    time.sleep(1.0)
+    assert not probe.of(topics.AUDIO_OUT) and not probe.of(topics.SPEECH_PROGRESS)  # nothing played
+    requests.publish(SpeechRequest(turn_id=8, action=SpeechRequest.ACTION_SAY, text=text, style="calm"))
+    done = probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+    assert done and probe.of(topics.SPEECH_PROGRESS)[-1].spoken_text == text
+    assert {f.turn_id for f in probe.of(topics.AUDIO_OUT)} == {8}
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("prepared_used", 0)) == 1, 10)
+
+
 def test_emotion_node_fuses_the_voice_of_a_turn_with_its_words(ros_graph, probe, data_dir):
     from optimus_voice.audio_io.sources import FileSource
     from optimus_voice.nodes.emotion_node import EmotionNode

@@ -73,3 +73,29 @@ def test_styles_change_the_voice():
     length = {s: np.mean([sum(len(c.samples) for c in synth.synthesize(text, s)) for _ in range(3)])
               for s in ("excited", "sad")}
     assert length["sad"] > length["excited"] * 1.05
+
+
+def test_a_prepared_reply_starts_from_its_held_piece_and_any_other_drops_it():
+    from optimus_voice.contract.health import Health
+    from optimus_voice.speaking.playback import PlaybackTracker
+    from optimus_voice.speaking.speech import AudioOut, SpeechOutput
+    from optimus_voice.speaking.tts import Synthesizer
+
+    synth = Synthesizer()
+    health = Health()
+    speech = SpeechOutput(synth, PlaybackTracker(synth.sample_rate), health=health)
+    text = "It is ten past four. Anything else?"
+    speech.prepare(3, text, "happy", 1.0, 1.0)
+    assert speech.index == 0 and health.counters.get("prepared_used") is None  # nothing sent yet
+    frames = [o for o in speech.speak(3, text, "happy", 1.0, 1.0) if isinstance(o, AudioOut)]
+    assert health.counters["prepared_used"] == 1
+    # The whole reply comes out, the held piece first: the frames cover both pieces' audio, on one index.
+    assert sum(len(f.samples) for f in frames) == speech.index > synth.sample_rate
+    assert [f.first_sample_index for f in frames[1:]] == [f.first_sample_index + len(f.samples) for f in frames[:-1]]
+    assert speech.tracker.current.words[-1][0] == "else?"
+    # Another reply (or the same words in another style) is not the prepared one: it is synthesized afresh.
+    speech.prepare(4, "Hello there.", "neutral", 1.0, 1.0)
+    list(speech.speak(4, "Hello there.", "happy", 1.0, 1.0))
+    speech.prepare(5, "Hello there.", "neutral", 1.0, 1.0)
+    speech.prepare(6, "Goodbye.", "neutral", 1.0, 1.0)
+    assert health.counters["prepared_used"] == 1 and health.counters["prepared_dropped"] == 2

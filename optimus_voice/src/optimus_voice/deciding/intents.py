@@ -19,6 +19,7 @@ import numpy as np
 from optimus_voice.common.words import words
 
 UNKNOWN = "unknown"
+RECENT_KEPT = 4  # embeddings of the last texts matched
 
 
 @dataclass
@@ -40,9 +41,17 @@ class EmbeddingMatcher:
         texts = [t for name in self.names for t in examples[name]]
         self.labels = np.array([i for i, name in enumerate(self.names) for _ in examples[name]])
         self.vectors = embedder.embed(texts)
+        self._recent: dict[str, np.ndarray] = {}  # a prepared reply and its turn's final read the same text
+
+    def _embed(self, text: str) -> np.ndarray:
+        if text not in self._recent:
+            if len(self._recent) >= RECENT_KEPT:
+                del self._recent[next(iter(self._recent))]
+            self._recent[text] = self.embedder.embed([text])[0]
+        return self._recent[text]
 
     def match(self, text: str) -> IntentMatch:
-        sims = self.vectors @ self.embedder.embed([text])[0]
+        sims = self.vectors @ self._embed(text)
         scores = []
         for i in range(len(self.names)):
             own = np.sort(sims[self.labels == i])[::-1][:self.top_k]

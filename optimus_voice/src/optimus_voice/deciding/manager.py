@@ -5,10 +5,12 @@ Events go in as they arrive and each call returns what must be sent: `Say` and `
 the language-model worker (`CancelLlm` when one is no longer wanted). Everything runs on one thread, the node's
 executor: the worker hands the model's sentences back through `llm_sentence`, `llm_failed` and `llm_done`.
 
-The model's reply is prepared before the turn is over: at the recognizer's first pause its speculative transcript
-(the partial right after the pause) goes to the model if it is chat, and the sentences that come back are held.
-When the final transcript is that same text, the held sentences are spoken at once and the rest follows; when the
-user went on, the prepared reply is cancelled, unspoken.
+Replies are prepared before the turn is over. At the recognizer's first pause its speculative transcript (the
+partial right after the pause) is answered as a preview: an embedded reply goes out as a `Say` with `prepare` set,
+which speech synthesis renders but does not play; chat for the model goes to the model, and the sentences that come
+back are held. The final transcript is decided as always: when it is that same text, the reply is the same and its
+audio (or the model's held sentences) is ready; when the user went on, the prepared reply is dropped, unspoken.
+Replies with an action (stop, volume, rate) are not prepared: actions take effect only once the turn is over.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Say:
     rate: float
     volume: float
     intent: str
+    prepare: bool = False   # a preview while the turn may go on: synthesize, do not play
 
 
 @dataclass
@@ -76,6 +79,7 @@ class DialogueConfig:
     echo_overlap: float = 0.6
     llm: bool = False                   # a language model answers the llm_intents
     llm_intents: tuple[str, ...] = ("unknown", "small_talk")
+    prepare_replies: bool = True        # prepare the reply at the user's first pause
 
 
 @dataclass
@@ -128,6 +132,7 @@ class DialogueManager:
         self._moods: dict[str, float] = {}  # voice id -> its mood valence (from /emotion)
         self._pending: dict[int, _Pending] = {}
         self._emotions: dict[int, str] = {}
+        self._guesses: dict[int, str] = {}      # turn -> its emotion so far (partial estimates), for previews
         self._heard: dict[int, str] = {}
         self._llm: dict[int, _LlmReply] = {}   # turn -> the model's reply to it
         self._jobs = itertools.count(1)
@@ -206,6 +211,10 @@ class DialogueManager:
         self.mood = mood_valence
         return self.tick(now_s)
 
+    def emotion_so_far(self, turn_id: int, label: str) -> None:
+        """A partial emotion estimate: what a reply prepared before the turn's end answers."""
+        self._guesses[turn_id] = label
+
     def progress(self, turn_id: int, state: str, spoken_text: str) -> list[Out]:
         """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played."""
         if state == "started":
@@ -235,8 +244,9 @@ class DialogueManager:
                 continue
             del self._pending[turn_id]
             out += self._decide(turn_id, pending.text, self._emotions.pop(turn_id, "neutral"))
-        for old in [t for t in self._emotions if t < self.turns.turn_id]:
-            del self._emotions[old]
+        for kept in (self._emotions, self._guesses):
+            for old in [t for t in kept if t < self.turns.turn_id]:
+                del kept[old]
         for old in [t for t in self._llm if self.turns.is_stale(t)]:  # the user went on: no model reply wanted
             out.append(CancelLlm(self._llm.pop(old).job_id))
             self.health.count("llm_stale_dropped")
@@ -292,9 +302,24 @@ class DialogueManager:
 
     # -- decisions -------------------------------------------------------------------------------------------
     def _prepare(self, turn_id: int, text: str) -> list[Out]:
-        """The speculative final of a turn: if it is chat for the model, ask the model now."""
-        if not self.config.llm or not text.strip() or self.policy.classify(text) not in self.config.llm_intents:
+        """The speculative final of a turn that has the floor: prepare its reply (the model's, if it is chat)."""
+        if not self.config.prepare_replies or not text.strip() or turn_id != self.turns.turn_id \
+                or self.turns.state != State.LISTENING:
+            return []  # nothing heard, or a turn over the robot's speech not yet judged: maybe its own echo
+        if self.config.llm and self.policy.classify(text) in self.config.llm_intents:
+            return self._prepare_llm(turn_id, text)
+        voice_id = self._voices.get(turn_id, "")
+        emotion = self._emotions.get(turn_id) or self._guesses.get(turn_id, "neutral")
+        reply = self.policy.respond(text, emotion, self._moods.get(voice_id, self.mood), voice_id=voice_id,
+                                    commit=False)
+        if reply.action:
             return []
+        self.health.count("replies_prepared")
+        return [Say(turn_id, reply.text, reply.expression, reply.style, self.rate, self.volume, reply.intent,
+                    prepare=True)]
+
+    def _prepare_llm(self, turn_id: int, text: str) -> list[Out]:
+        """Chat for the model at the speculative final: ask the model now, and hold what it says."""
         out: list[Out] = []
         current = self._llm.get(turn_id)
         if current is not None:

@@ -11,7 +11,6 @@ in turn_taking.py.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import re
 import time
@@ -90,7 +89,7 @@ class Policy:
         if self.unknown.get("examples"):
             examples[UNKNOWN] = list(self.unknown["examples"])
         self.matcher = self._matcher(examples, threshold, embedder, use_embeddings)
-        self._cycles: dict[tuple[str, str], itertools.cycle] = {}
+        self._turns: dict[tuple[str, str], int] = {}  # replies given per (intent, variant): they take turns
         self.last_spoken = ""   # what the robot actually said last (from speech progress), for "repeat that"
         self.people: dict[str, Person] = {}  # per voice id ("" for turns of no known voice)
         self._last_voice = ""
@@ -118,9 +117,11 @@ class Policy:
             log.error("sentence embeddings unavailable (%s); matching intents by words", exc)
             return WordMatcher(examples, 0.5)
 
-    def _next(self, intent: str, key: str, replies: list[str]) -> str:
-        cycle = self._cycles.setdefault((intent, key), itertools.cycle(replies))
-        return next(cycle)
+    def _next(self, intent: str, key: str, replies: list[str], commit: bool) -> str:
+        given = self._turns.get((intent, key), 0)
+        if commit:
+            self._turns[(intent, key)] = given + 1
+        return replies[given % len(replies)]
 
     def _intent(self, text: str) -> tuple[str, float, IntentMatch]:
         """(intent, amount of an adjustment, the matcher's answer) for `text`, changing nothing."""
@@ -138,16 +139,21 @@ class Policy:
         return self._intent(text)[0]
 
     def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
-                now: dt.datetime | None = None, voice_id: str = "") -> Reply:
+                now: dt.datetime | None = None, voice_id: str = "", commit: bool = True) -> Reply:
+        """The reply to `text`. With commit=False it is only a preview (a reply prepared while the turn may still
+        go on): nothing is remembered, and the same call with commit=True gives the same reply."""
         t0 = time.perf_counter()
         intent, amount, match = self._intent(text)
         person = self.person(voice_id)
-        self._last_voice = voice_id
-        if intent == "introduce" and (name := name_in(text)):
-            person.name = name
+        name = person.name
+        given = name_in(text)
+        if intent == "my_name" and given:  # "Hi, my name is Zoe" sounds like "what's my name" to embeddings
+            intent = "introduce"
+        if intent == "introduce" and given:
+            name = given
         elif intent == "introduce":  # an introduction whose name the robot could not make out, or none at all
             intent = "ask_name" if _INTRODUCTION.search(text) else UNKNOWN
-        elif intent == "my_name" and not person.name:
+        elif intent == "my_name" and not name:
             intent = "no_name"
         spec = self.intents.get(intent, self.unknown)
         if emotion == "neutral" and abs(mood) >= MOOD_THRESHOLD:
@@ -155,15 +161,18 @@ class Policy:
         variants = spec.get("by_emotion", {}).get(emotion)
         key = emotion if variants else ""
         replies = variants or spec["replies"]
-        if person.name and spec.get("replies_named"):
+        if name and spec.get("replies_named"):
             key, replies = f"{key}:named", spec["replies_named"]
-        template = self._next(intent, key, replies)
+        template = self._next(intent, key, replies, commit)
         now = now or dt.datetime.now()
         reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
-                                    last_reply=self.last_spoken or "nothing yet", name=person.name or "friend",
+                                    last_reply=self.last_spoken or "nothing yet", name=name or "friend",
                                     last_user=person.heard[-1] if person.heard else "nothing yet", level=f"{amount:g}"),
                     MAX_REPLY_CHARS)
-        person.heard.append(text.strip())
+        if commit:
+            self._last_voice = voice_id
+            person.name = name
+            person.heard.append(text.strip())
         expression, style = EMPATHY.get(emotion, (spec.get("expression", "neutral"), "neutral"))
         return Reply(reply, intent, match.confidence, expression, style, spec.get("action", ""),
                      (time.perf_counter() - t0) * 1000, emotion, amount)

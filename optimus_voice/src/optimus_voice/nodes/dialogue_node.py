@@ -52,6 +52,9 @@ class DialogueNode(VoiceNode):
         Param("llm_max_words", 60, "Cap on the words of a language-model reply.", 1, 500, when=CONFIGURE),
         Param("llm_deadline_s", 10.0, "Longest a language-model reply may stream, in all.", 1.0, 120.0,
               when=CONFIGURE),
+        Param("prepare_replies", True,
+              "At the user's first pause, send the likely reply to be synthesized (ACTION_PREPARE) and ask the "
+              "language model, so the answer is ready when the turn ends; false: only once the turn is over."),
         Param("echo_overlap", 0.6,
               "Share of heard words found in the robot's own reply above which they count as its echo.", 0.0, 1.0),
     )
@@ -71,7 +74,8 @@ class DialogueNode(VoiceNode):
             emotion_wait_s=self.param("emotion_wait_ms") / 1000, barge_in=self.param("barge_in"),
             barge_in_sustained_s=self.param("barge_in_sustained_ms") / 1000, echo_overlap=self.param("echo_overlap"),
             barge_in_echo_free_s=self.param("barge_in_echo_free_ms") / 1000,
-            llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")))
+            llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")),
+            prepare_replies=self.param("prepare_replies"))
 
     def configure_stage(self) -> None:
         policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
@@ -147,9 +151,13 @@ class DialogueNode(VoiceNode):
                                                    msg.voice_id))
 
     def on_emotion(self, msg) -> None:
-        if msg.is_final and self.turn_ok(msg.turn_id):
-            self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic(),
-                                                msg.voice_id))
+        if not self.turn_ok(msg.turn_id):
+            return
+        if not msg.is_final:
+            self.manager.emotion_so_far(msg.turn_id, msg.label)
+            return
+        self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic(),
+                                            msg.voice_id))
 
     def on_echo_cancelled(self, msg) -> None:
         self.manager.echo_cancelled(msg.data)
@@ -205,8 +213,9 @@ class DialogueNode(VoiceNode):
         """Send what the dialogue decided, publish its state, and keep the tick while it has work."""
         for o in out:
             if isinstance(o, Say):
+                action = SpeechRequest.ACTION_PREPARE if o.prepare else SpeechRequest.ACTION_SAY
                 self.request_pub.publish(SpeechRequest(
-                    header=self.header(), turn_id=o.turn_id, action=SpeechRequest.ACTION_SAY, text=o.text,
+                    header=self.header(), turn_id=o.turn_id, action=action, text=o.text,
                     expression=o.expression, style=o.style, rate=o.rate, volume=o.volume, interruptible=True))
             elif isinstance(o, Stop):
                 self.request_pub.publish(SpeechRequest(header=self.header(), turn_id=o.turn_id,

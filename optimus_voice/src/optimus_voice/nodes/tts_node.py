@@ -91,14 +91,19 @@ class TtsNode(VoiceNode):
             return
         if not self.turn_ok(msg.turn_id):
             return
+        if len(msg.text) > self.param("max_text_chars"):
+            self.health.count("texts_cut" if msg.action == msg.ACTION_SAY else "prepared_texts_cut")
+            msg.text = cap(msg.text, self.param("max_text_chars"))
+        if msg.action == msg.ACTION_PREPARE:
+            # Rendered, not played: what is being said goes on. Only a SAY of a newer turn supersedes it.
+            if msg.turn_id >= self.tracker.latest_turn:
+                self._worker.put(msg)
+            return
         take, superseded = self.tracker.request(msg.turn_id)  # a newer turn supersedes what is being said
         self._interrupted(superseded)
         if not take:
             self.health.count("stale_requests_dropped")
             return
-        if len(msg.text) > self.param("max_text_chars"):
-            self.health.count("texts_cut")
-            msg.text = cap(msg.text, self.param("max_text_chars"))
         self._in_flight += 1
         self._worker.put(msg)
         if self._watch is None:  # follow the playback while there is speech to follow
@@ -110,6 +115,9 @@ class TtsNode(VoiceNode):
             self.health.count("interrupted")
 
     def _speak(self, req) -> None:
+        if req.action == req.ACTION_PREPARE:
+            self.speech.prepare(req.turn_id, req.text, req.style, req.rate, req.volume)
+            return
         try:
             for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume):
                 if isinstance(out, VisemesOut):

@@ -1,8 +1,12 @@
 """A reply as the stream the speaker plays (no rclpy): synthesized a piece at a time, cut into frames on one
-running sample index, with the lip-sync visemes of each piece placed on the same index and on the clock."""
+running sample index, with the lip-sync visemes of each piece placed on the same index and on the clock.
+
+A reply can be prepared before it is asked for (the user paused, and may be done): its first piece is synthesized
+and held. If the reply then asked for is the same, it starts from the held piece; if not, the piece is dropped."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -39,6 +43,17 @@ class VisemesOut:
     visemes: list[VisemeOut]
 
 
+@dataclass
+class _Held:
+    key: tuple                   # (turn, text, style, rate, volume) of the prepared reply
+    first: SpeechChunk | None    # its first piece (None: nothing to pronounce)
+    rest: Iterator[SpeechChunk]  # the synthesis of the others, not started
+
+
+def _key(turn_id: int, text: str, style: str, rate: float, volume: float) -> tuple:
+    return turn_id, text, style or "neutral", rate or 1.0, volume or 1.0
+
+
 class SpeechOutput:
     """Speaks replies into frames of `frame_ms`, keeping the tracker's account of what was sent."""
 
@@ -50,13 +65,40 @@ class SpeechOutput:
         self.frame_ms = frame_ms
         self.health = health or Health()
         self.index = 0  # the speech stream's sample index
+        self._held: _Held | None = None
+
+    def prepare(self, turn_id: int, text: str, style: str = "neutral", rate: float = 1.0,
+                volume: float = 1.0) -> None:
+        """Synthesize the first piece of a reply that may be asked for next, and hold it (one reply is held)."""
+        self._drop_held()
+        key = _key(turn_id, text, style, rate, volume)
+        rest = self.synth.synthesize(*key[1:])
+        first = next(rest, None)
+        self._held = _Held(key, first, rest)
+        if first is not None:
+            self.health.timing("prepared_piece", first.synth_ms)
+
+    def _drop_held(self) -> None:
+        if self._held is not None:
+            self.health.count("prepared_dropped")
+            self._held = None
+
+    def _pieces(self, key: tuple) -> Iterator[SpeechChunk]:
+        """The reply's pieces: from the held one if it was prepared, else synthesized from the start."""
+        held = self._held
+        if held is not None and held.key == key:
+            self._held = None
+            self.health.count("prepared_used")
+            return itertools.chain([held.first] if held.first is not None else [], held.rest)
+        self._drop_held()
+        return self.synth.synthesize(*key[1:])
 
     def speak(self, turn_id: int, text: str, style: str = "neutral", rate: float = 1.0,
               volume: float = 1.0) -> Iterator[AudioOut | VisemesOut]:
         """Frames and visemes of one reply, until it is done, interrupted or superseded by a newer turn."""
         utt = self.tracker.begin(turn_id, text)
         t0 = time.perf_counter()
-        for chunk in self.synth.synthesize(text, style or "neutral", rate or 1.0, volume or 1.0):
+        for chunk in self._pieces(_key(turn_id, text, style, rate, volume)):
             if utt.finished or self.tracker.superseded(turn_id):
                 return
             pieces = chunk.text.split()
