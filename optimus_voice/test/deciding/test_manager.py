@@ -193,29 +193,40 @@ def test_each_voice_has_its_own_mood_history_and_name(dialogue):
 
 
 def test_the_embedded_reply_is_prepared_at_the_first_pause_and_decided_again_at_the_end(dialogue):
-    """At the pause the likely reply goes out to be synthesized, not played; the final decides as always, and when
-    the turn ended as it was, that decision is the prepared reply (the TTS starts from its audio)."""
-    dialogue.configure(DialogueConfig(emotion_wait_s=0.0))
+    """At the pause the likely reply goes out to be synthesized, not played, once the emotion of its text is in;
+    the final decides as always, and when the turn ended as it was, that decision is the prepared reply (the TTS
+    starts from its audio)."""
     dialogue.voice_activity(1, True, False, 0.0)
     dialogue.voice_activity(1, False, False, 1.0, paused=True)
-    (early,) = dialogue.transcript(1, "what time is it", final=False, now_s=1.1)
-    assert early.prepare and dialogue.health.counters["replies_prepared"] == 1
+    assert dialogue.transcript(1, "what can you do", final=False, now_s=1.1) == []
+    (early,) = dialogue.emotion_so_far(1, "happy")  # the estimate of the text up to the pause
+    assert early.prepare and early.style == "happy" and dialogue.health.counters["replies_prepared"] == 1
+    assert dialogue.emotion_so_far(1, "happy") == []  # prepared once
     assert dialogue.snapshot().robot_text == "" and dialogue.snapshot().state == State.LISTENING  # nothing said
     dialogue.voice_activity(1, False, True, 1.3)
-    (final,) = said(dialogue.transcript(1, "what time is it", final=True, now_s=1.4))
+    assert dialogue.transcript(1, "what can you do", final=True, now_s=1.4) == []  # waits for its emotion
+    (final,) = said(dialogue.emotion(1, "happy", 0.2, now_s=1.41))
     assert not final.prepare and final == dataclasses.replace(early, prepare=False)
     # The user went on: a new preview, and the decision at the end answers the whole turn.
     dialogue.voice_activity(2, True, False, 5.0)
     dialogue.voice_activity(2, False, False, 6.0, paused=True)
-    (early,) = dialogue.transcript(2, "hello there", final=False, now_s=6.1)
+    dialogue.transcript(2, "hello there", final=False, now_s=6.1)
+    (early,) = dialogue.emotion_so_far(2, "neutral")
     dialogue.voice_activity(2, False, True, 7.0)
-    (final,) = said(dialogue.transcript(2, "hello there, what can you do", final=True, now_s=7.1))
+    dialogue.transcript(2, "hello there, what can you do", final=True, now_s=7.1)
+    (final,) = said(dialogue.emotion(2, "neutral", 0.0, now_s=7.2))
     assert early.prepare and not final.prepare and final.intent != early.intent
+    # Went on before the emotion came: nothing is prepared for the text that was not the end.
+    dialogue.voice_activity(5, True, False, 20.0)
+    dialogue.voice_activity(5, False, False, 20.5, paused=True)
+    dialogue.transcript(5, "what is", final=False, now_s=20.6)
+    dialogue.transcript(5, "what is the time", final=False, now_s=21.0)
+    assert dialogue.emotion_so_far(5, "neutral") == []
     # Actions take effect only once the turn is over: nothing is prepared for them.
     dialogue.voice_activity(3, True, False, 9.0)
     dialogue.voice_activity(3, False, False, 9.5, paused=True)
-    assert dialogue.transcript(3, "speak louder", final=False, now_s=9.6) == []
-    assert dialogue.volume == 1.0
+    dialogue.transcript(3, "speak louder", final=False, now_s=9.6)
+    assert dialogue.emotion_so_far(3, "neutral") == [] and dialogue.volume == 1.0
 
 
 def test_nothing_is_prepared_for_a_turn_heard_over_the_robot_until_it_takes_the_floor(dialogue):
@@ -227,5 +238,6 @@ def test_nothing_is_prepared_for_a_turn_heard_over_the_robot_until_it_takes_the_
     assert dialogue.transcript(2, reply.text, final=False, now_s=5.6) == []  # its own words: echo
     dialogue.voice_activity(3, True, False, 8.0)
     dialogue.voice_activity(3, False, False, 8.5, paused=True)
-    out = dialogue.transcript(3, "hold on, what time is it", final=False, now_s=8.6)
-    assert out[0] == Stop(1) and [o.prepare for o in said(out)] == [True]  # a barge-in: it has the floor
+    assert dialogue.emotion_so_far(2, "neutral") == []
+    assert dialogue.transcript(3, "hold on, what time is it", final=False, now_s=8.6) == [Stop(1)]
+    assert [o.prepare for o in dialogue.emotion_so_far(3, "neutral")] == [True]  # a barge-in: it has the floor

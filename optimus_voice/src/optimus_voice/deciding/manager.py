@@ -6,9 +6,10 @@ the language-model worker (`CancelLlm` when one is no longer wanted). Everything
 executor: the worker hands the model's sentences back through `llm_sentence`, `llm_failed` and `llm_done`.
 
 Replies are prepared before the turn is over. At the recognizer's first pause its speculative transcript (the
-partial right after the pause) is answered as a preview: an embedded reply goes out as a `Say` with `prepare` set,
-which speech synthesis renders but does not play; chat for the model goes to the model, and the sentences that come
-back are held. The final transcript is decided as always: when it is that same text, the reply is the same and its
+partial right after the pause) is answered as a preview: chat for the model goes to the model at once, and the
+sentences that come back are held; an embedded reply, once the emotion estimate of that text is in (the reply's
+words and voice follow the emotion), goes out as a `Say` with `prepare` set, which speech synthesis renders but does
+not play. The final transcript is decided as always: when it is that same text, the reply is the same and its
 audio (or the model's held sentences) is ready; when the user went on, the prepared reply is dropped, unspoken.
 Replies with an action (stop, volume, rate) are not prepared: actions take effect only once the turn is over.
 """
@@ -132,7 +133,7 @@ class DialogueManager:
         self._moods: dict[str, float] = {}  # voice id -> its mood valence (from /emotion)
         self._pending: dict[int, _Pending] = {}
         self._emotions: dict[int, str] = {}
-        self._guesses: dict[int, str] = {}      # turn -> its emotion so far (partial estimates), for previews
+        self._unprepared: dict[int, str] = {}   # turn -> its speculative text, waiting for that text's emotion
         self._heard: dict[int, str] = {}
         self._llm: dict[int, _LlmReply] = {}   # turn -> the model's reply to it
         self._jobs = itertools.count(1)
@@ -170,6 +171,7 @@ class DialogueManager:
             self.turns.user_stopped(turn_id)
         if paused:
             self._paused.add(turn_id)
+            self.turns.user_paused(turn_id)
         return []
 
     def echo_cancelled(self, converged: bool) -> None:
@@ -187,8 +189,11 @@ class DialogueManager:
             if turn_id in self._paused:
                 self._paused.discard(turn_id)
                 out += self._prepare(turn_id, text)
+            else:
+                self._unprepared.pop(turn_id, None)  # the user went on after the pause
             return out
         self._paused.discard(turn_id)
+        self._unprepared.pop(turn_id, None)  # decided now: nothing left to prepare
         answer, barge_in = self.turns.user_finished(turn_id, text, voice_id)
         out = self._barge_in(speaking_turn, "words") if barge_in else []
         if not answer:
@@ -211,9 +216,10 @@ class DialogueManager:
         self.mood = mood_valence
         return self.tick(now_s)
 
-    def emotion_so_far(self, turn_id: int, label: str) -> None:
-        """A partial emotion estimate: what a reply prepared before the turn's end answers."""
-        self._guesses[turn_id] = label
+    def emotion_so_far(self, turn_id: int, label: str) -> list[Out]:
+        """A partial emotion estimate. The first after a turn's speculative final is that text's: prepare its reply."""
+        text = self._unprepared.pop(turn_id, None)
+        return self._prepare_reply(turn_id, text, label) if text is not None else []
 
     def progress(self, turn_id: int, state: str, spoken_text: str) -> list[Out]:
         """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played."""
@@ -244,7 +250,7 @@ class DialogueManager:
                 continue
             del self._pending[turn_id]
             out += self._decide(turn_id, pending.text, self._emotions.pop(turn_id, "neutral"))
-        for kept in (self._emotions, self._guesses):
+        for kept in (self._emotions, self._unprepared):
             for old in [t for t in kept if t < self.turns.turn_id]:
                 del kept[old]
         for old in [t for t in self._llm if self.turns.is_stale(t)]:  # the user went on: no model reply wanted
@@ -308,8 +314,14 @@ class DialogueManager:
             return []  # nothing heard, or a turn over the robot's speech not yet judged: maybe its own echo
         if self.config.llm and self.policy.classify(text) in self.config.llm_intents:
             return self._prepare_llm(turn_id, text)
+        self._unprepared[turn_id] = text
+        return []
+
+    def _prepare_reply(self, turn_id: int, text: str, emotion: str) -> list[Out]:
+        """Preview the embedded reply to `text`, to be synthesized while the turn may still go on."""
+        if self.turns.is_stale(turn_id):
+            return []
         voice_id = self._voices.get(turn_id, "")
-        emotion = self._emotions.get(turn_id) or self._guesses.get(turn_id, "neutral")
         reply = self.policy.respond(text, emotion, self._moods.get(voice_id, self.mood), voice_id=voice_id,
                                     commit=False)
         if reply.action:

@@ -154,7 +154,7 @@ class DialogueNode(VoiceNode):
         if not self.turn_ok(msg.turn_id):
             return
         if not msg.is_final:
-            self.manager.emotion_so_far(msg.turn_id, msg.label)
+            self._handle(self.manager.emotion_so_far(msg.turn_id, msg.label))
             return
         self._handle(self.manager.emotion(msg.turn_id, msg.label, msg.mood_valence, time.monotonic(),
                                             msg.voice_id))

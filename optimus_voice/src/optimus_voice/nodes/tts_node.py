@@ -96,7 +96,7 @@ class TtsNode(VoiceNode):
             msg.text = cap(msg.text, self.param("max_text_chars"))
         if msg.action == msg.ACTION_PREPARE:
             # Rendered, not played: what is being said goes on. Only a SAY of a newer turn supersedes it.
-            if msg.turn_id >= self.tracker.latest_turn:
+            if msg.turn_id > self.tracker.latest_turn:
                 self._worker.put(msg)
             return
         take, superseded = self.tracker.request(msg.turn_id)  # a newer turn supersedes what is being said
@@ -116,7 +116,8 @@ class TtsNode(VoiceNode):
 
     def _speak(self, req) -> None:
         if req.action == req.ACTION_PREPARE:
-            self.speech.prepare(req.turn_id, req.text, req.style, req.rate, req.volume)
+            if req.turn_id > self.tracker.latest_turn:  # else the turn's SAY (or a newer) came while it waited
+                self.speech.prepare(req.turn_id, req.text, req.style, req.rate, req.volume)
             return
         try:
             for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume):
