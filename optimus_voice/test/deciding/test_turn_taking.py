@@ -68,29 +68,6 @@ def test_with_the_echo_cancelled_less_speech_over_the_robot_interrupts_it():
 
 
 
-def test_words_after_a_pause_in_the_robots_echo_are_judged_on_their_own():
-    """The robot's echo opens a turn; the user starts talking into it after a pause. Judged as a whole, the user's
-    first words drown in the robot's; judged from the pause, they interrupt at once."""
-    before = "I can chat with you and tell you the time"
-    tt = speaking_robot()
-    tt.user_started(2, 10.0)
-    assert not tt.heard(2, "I can chat with you and")                  # the robot's own voice
-    tt.user_paused(2)
-    assert not tt.heard(2, before)                                    # the speculative text up to the pause
-    assert tt.heard(2, before + " wait, stop that")                   # the user's words, after it
-    whole = speaking_robot()                                          # the same words with no pause between
-    whole.user_started(2, 10.0)
-    assert not whole.heard(2, "I can chat with you and")
-    assert not whole.heard(2, before + " wait, stop that")
-    echo = speaking_robot()                                           # a pause inside the robot's own speech
-    echo.user_started(2, 10.0)
-    echo.heard(2, "I can chat with you")
-    echo.user_paused(2)
-    echo.heard(2, "I can chat with you")
-    assert not echo.heard(2, "I can chat with you and tell you the time and the date")
-    assert echo.user_finished(2, "I can chat with you and tell you the time and the date") == (False, False)
-    assert not echo.check_sustained(13.0)
-
 def test_another_voice_over_the_robot_is_judged_by_its_final_only():
     from optimus_voice.deciding.turn_taking import TurnTaking
 

@@ -171,7 +171,6 @@ class DialogueManager:
             self.turns.user_stopped(turn_id)
         if paused:
             self._paused.add(turn_id)
-            self.turns.user_paused(turn_id)
         return []
 
     def echo_cancelled(self, converged: bool) -> None:

@@ -8,9 +8,6 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
   utterance whose first partial is late); while the microphone's echo canceller has converged (`echo_free`), the
   robot's own voice no longer opens turns, and `echo_free_s` of speech is enough;
-- a turn whose words were the robot's own is judged afresh after its next pause, on the words after it: the
-  robot's residual echo often opens a turn that the user's speech then falls into, and judged as a whole the
-  user's first words drown in the robot's;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
@@ -57,8 +54,6 @@ class _Candidate:
     suspect: bool = False    # heard the robot's own words: never interrupt on duration alone
     other_voice: bool = False  # not the voice the robot is answering: only the final transcript decides
     verdicts: list[str] = field(default_factory=list)
-    at_pause: bool = False   # a suspect candidate paused: its next transcript is the text up to the pause
-    judged: int = 0          # words before its last pause: already judged the robot's, left out from then on
 
 
 class TurnTaking:
@@ -93,21 +88,12 @@ class TurnTaking:
         if self.candidate is not None and self.candidate.turn_id == turn_id:
             self.candidate.ended = True
 
-    def user_paused(self, turn_id: int) -> None:
-        """The voice activity paused inside a turn (the recognizer's first pause)."""
-        c = self.candidate
-        if c is not None and c.turn_id == turn_id and c.suspect:
-            c.at_pause = True
-
     def heard(self, turn_id: int, text: str, voice_id: str = "", final: bool = False) -> bool:
         """A partial transcript. True if it shows a real interruption: stop the robot now."""
         c = self.candidate
         if c is None or c.turn_id != turn_id:
             return False
-        heard = _words(text)
-        verdict = classify_interruption(" ".join(heard[c.judged:]), self.robot_text, self.echo_overlap)
-        if c.at_pause:
-            c.at_pause, c.judged = False, len(heard)
+        verdict = classify_interruption(text, self.robot_text, self.echo_overlap)
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
         c.other_voice = c.other_voice or bool(voice_id and self.addressee and voice_id != self.addressee)

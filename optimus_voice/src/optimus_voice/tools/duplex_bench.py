@@ -221,7 +221,6 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
     loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s), room, gain, canceller, rng)
-    asr.on_pause = lambda event: loop.turns.user_paused(event.turn_id)  # as the dialogue gets SPEECH_ONGOING
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
