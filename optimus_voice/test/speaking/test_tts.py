@@ -99,3 +99,20 @@ def test_a_prepared_reply_starts_from_its_held_piece_and_any_other_drops_it():
     speech.prepare(5, "Hello there.", "neutral", 1.0, 1.0)
     speech.prepare(6, "Goodbye.", "neutral", 1.0, 1.0)
     assert health.counters["prepared_used"] == 1 and health.counters["prepared_dropped"] == 2
+
+
+def test_a_piece_said_again_comes_from_the_cache_with_its_own_volume():
+    from optimus_voice.speaking.tts import STYLES, Synthesizer
+
+    synth = Synthesizer(cache_s=5.0)
+    first = list(synth.synthesize("Sorry, I didn't get that. Could you say it another way?"))
+    assert not any(c.cached for c in first) and synth.cache.samples == sum(len(c.samples) for c in first)
+    again = list(synth.synthesize("Sorry, I didn't get that. Please say it again.", volume=0.5))
+    assert [c.cached for c in again] == [True, False]
+    assert np.allclose(again[0].samples, first[0].samples * 0.5, atol=1e-6)
+    assert again[0].visemes == first[0].visemes and again[0].word_ends == first[0].word_ends
+    assert not next(synth.synthesize("Sorry, I didn't get that.", "sad")).cached  # another prosody
+    # Bounded: 5 s of audio, the least recently used piece goes first.
+    assert synth.cache.samples <= 5 * synth.sample_rate
+    assert synth.cache.get(("Could you say it another way?", STYLES["neutral"], 1.0)) is None
+    assert synth.cache.get(("Sorry, I didn't get that.", STYLES["sad"], 1.0)) is not None

@@ -35,6 +35,8 @@ class TtsNode(VoiceNode):
               "Follow the speaker's /audio/out/playback reports; false: estimate playback from the clock."),
         Param("playback_timeout_s", 0.5, "With playback_feedback, seconds without a report while speaking after "
               "which playback is followed by the clock instead (and said so on /diagnostics).", 0.05, 10.0),
+        Param("cache_s", 60.0, "Seconds of recently spoken pieces kept, so a piece said again (the clarification, a "
+              "greeting) is ready at once; 0: synthesize every piece.", 0.0, 3600.0, when=CONFIGURE),
         Param("max_text_chars", 1000, "Longest text spoken for one request; longer text is cut at a sentence.",
               1, 100000),
     )
@@ -48,7 +50,8 @@ class TtsNode(VoiceNode):
         self._in_flight = 0      # requests taken and not yet all sent
 
     def configure_stage(self) -> None:
-        self.synth = Synthesizer(self.param("voice_path"), allow_fallback=self.param("allow_fallback"))
+        self.synth = Synthesizer(self.param("voice_path"), allow_fallback=self.param("allow_fallback"),
+                                 cache_s=self.param("cache_s"))
         if self.synth.backend != "piper":
             self.health.set_status(Level.WARN, f"Piper voice unavailable, using espeak-ng: {self.synth.load_error}")
         self.health.set_value("backend", self.synth.backend)

@@ -75,7 +75,7 @@ class SpeechOutput:
         rest = self.synth.synthesize(*key[1:])
         first = next(rest, None)
         self._held = _Held(key, first, rest)
-        if first is not None:
+        if first is not None and not first.cached:
             self.health.timing("prepared_piece", first.synth_ms)
 
     def _drop_held(self) -> None:
@@ -109,7 +109,10 @@ class SpeechOutput:
                 yield self._visemes(utt, chunk)
             if not (yield from self._frames(utt, chunk, t0)):
                 return  # stopped mid-piece
-            self.health.timing("synthesis_per_piece", chunk.synth_ms)
+            if chunk.cached:
+                self.health.count("pieces_from_cache")
+            else:
+                self.health.timing("synthesis_per_piece", chunk.synth_ms)
         utt.synthesized = True
         self.health.count("utterances")
 

@@ -3,7 +3,8 @@
 Replies are split into sentences, long sentences into clauses, and the first piece is kept to a few words, so the
 first audio is ready after a short piece rather than after the whole reply (Piper's cost grows with the length of
 what it speaks). Speaking styles map to prosody (see STYLES). With the `onnx` package Piper also reports how many
-samples each phoneme took, which become lip-sync visemes aligned to the audio.
+samples each phoneme took, which become lip-sync visemes aligned to the audio. Pieces spoken lately are kept
+(`cache_s` seconds of audio): a piece said again ("Sorry, I didn't get that.") is ready at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +91,7 @@ class SpeechChunk:
     synth_ms: float
     visemes: list[VisemeSpan] = field(default_factory=list)  # relative to samples[0]; empty without alignments
     word_ends: list[int] = field(default_factory=list)  # sample where each word of `text` ends (empty: unknown)
+    cached: bool = False  # spoken before with the same prosody: taken from the cache, not synthesized
 
 
 def word_ends(visemes: list[VisemeSpan], n_words: int, n_samples: int) -> list[int]:
@@ -112,10 +115,36 @@ def clean_text(text: str) -> str:
     return "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
 
 
+class PieceCache:
+    """Audio of the pieces spoken lately by (text, prosody, rate), at most `max_samples` in all; the least recently
+    used goes first."""
+
+    def __init__(self, max_samples: int) -> None:
+        self.max_samples = max_samples
+        self.samples = 0
+        self._pieces: OrderedDict[tuple, tuple[np.ndarray, list[VisemeSpan]]] = OrderedDict()
+
+    def get(self, key: tuple) -> tuple[np.ndarray, list[VisemeSpan]] | None:
+        found = self._pieces.get(key)
+        if found is not None:
+            self._pieces.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, audio: np.ndarray, visemes: list[VisemeSpan]) -> None:
+        if key in self._pieces or len(audio) > self.max_samples:
+            return
+        self._pieces[key] = (audio, visemes)
+        self.samples += len(audio)
+        while self.samples > self.max_samples:
+            old, _ = self._pieces.popitem(last=False)[1]
+            self.samples -= len(old)
+
+
 class Synthesizer:
     """Piper when its voice is installed, else espeak-ng; `backend` says which one is in use."""
 
-    def __init__(self, voice_path: str = "", allow_fallback: bool = True, alignments: bool = True) -> None:
+    def __init__(self, voice_path: str = "", allow_fallback: bool = True, alignments: bool = True,
+                 cache_s: float = 0.0) -> None:
         self.voice = None
         self.alignments = False
         try:
@@ -139,6 +168,7 @@ class Synthesizer:
             self.load_error = str(exc)
             self.backend = Path(self.espeak).name
             self.sample_rate = 22050
+        self.cache = PieceCache(int(cache_s * self.sample_rate)) if cache_s > 0 else None
 
     def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0, volume: float = 1.0, *,
                    prosody: Prosody | None = None) -> Iterator[SpeechChunk]:
@@ -151,13 +181,19 @@ class Synthesizer:
             if not any(c.isalnum() for c in piece):
                 continue
             t0 = time.perf_counter()
-            if self.voice:
+            key = (piece, prosody, rate)
+            found = self.cache.get(key) if self.cache is not None else None
+            if found is not None:
+                audio, visemes = found
+            elif self.voice:
                 audio, visemes = self._piper(piece, prosody, rate)
             else:
                 audio, visemes = self._espeak(piece, prosody, rate), []
+            if found is None and self.cache is not None:
+                self.cache.put(key, audio, visemes)
             audio = np.clip(audio * prosody.volume * volume, -1.0, 1.0).astype(np.float32)
             yield SpeechChunk(audio, self.sample_rate, piece, (time.perf_counter() - t0) * 1000, visemes,
-                              word_ends(visemes, len(piece.split()), len(audio)))
+                              word_ends(visemes, len(piece.split()), len(audio)), cached=found is not None)
 
     def _piper(self, text: str, p: Prosody, rate: float) -> tuple[np.ndarray, list[VisemeSpan]]:
         from piper import SynthesisConfig
