@@ -144,6 +144,18 @@ def test_a_pause_after_and_does_not_end_the_turn(asr_parts):
     assert len(held) == 1 and {"beach", "lunch"} <= words(held[0]), held
     silence_only = finals(AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms))
     assert len(silence_only) == 2, silence_only
+    # Cut all the same, the second turn can read the first's text before its own (context_gap_ms): it is decoded
+    # as the rest of the sentence, and none of the first turn's words come back in it.
+    asr = StreamingAsr(vad_cls(), recognizer, AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms,
+                                                        context_gap_ms=1000.0))
+    events, contexts = [], []
+    for i in range(0, len(audio), 320):
+        events += asr.push(AudioChunk(audio[i:i + 320], i, 0))
+        if asr._turn is not None:
+            contexts.append(asr._turn.context)
+    first, second = [e.hypothesis.text for e in events + asr.flush() if isinstance(e, TranscriptEvent) and e.is_final]
+    assert set(contexts) == {"", first}  # the first turn had none, the second the first's text
+    assert "lunch" in words(second) and not {"beach", "like"} & words(second), second
 
 
 def test_silence_and_noise_produce_no_turn(asr_parts):

@@ -58,6 +58,7 @@ class AsrConfig:
     turn_done_above: float = 0.7        # above this, and the text complete: fast_silence_ms
     fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
     unsure_silence_ms: float = 400.0    # silence that ends a turn the text and the voice disagree on
+    context_gap_ms: float = 0.0         # a turn this soon after the previous one reads its text first; 0: never
 
 
 CONFIG_HELP = {
@@ -79,6 +80,8 @@ CONFIG_HELP = {
     "turn_done_above": "Turn-model probability above which a complete-sounding turn ends after fast_silence_ms.",
     "fast_silence_ms": "Silence that ends a turn both the text and the turn model call finished (ms).",
     "unsure_silence_ms": "Silence that ends a turn the text and the turn model disagree on (ms).",
+    "context_gap_ms": "A turn whose speech starts within this long of the previous turn's end is decoded with "
+                      "that turn's text as Whisper's previous text (a sentence cut at a pause reads on); 0: never.",
     "background_partials": "Decode partials on a thread of their own (the recognizer gets a second worker), so "
                            "the final decode at a pause never waits for one; worth it with cores to spare.",
 }
@@ -129,6 +132,7 @@ class _Turn:
     stable: int = 0
     speculative: tuple[int, Hypothesis] | None = None  # (end of speech index, hypothesis) at the current pause
     done: float | None = None  # the turn model's probability, at the current pause, that the user is finished
+    context: str = ""          # the previous turn's text, if it ended just before (context_gap_ms)
 
 
 _NORM = re.compile(r"[^\w']+")
@@ -174,6 +178,7 @@ class StreamingAsr:
         self._handed_out = 0       # stream index up to which turn audio went to on_speech_audio
         self.last_probability = 0.0
         self.speculative_hits = 0  # finals that reused the decode started at the pause
+        self._last_turn: tuple[int, str] | None = None  # (end of speech index, final text) of the previous turn
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
         # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
         self.on_pause: Callable[[VadEvent], None] | None = None
@@ -280,6 +285,9 @@ class StreamingAsr:
         self._turn = _Turn(turn_id, start_index, start_ns, [audio[start_index - buffered_from:]],
                            end_index - start_index)
         self._turn.last_partial_at = self._turn.samples
+        if self.cfg.context_gap_ms > 0 and self._last_turn is not None \
+                and speech_index - self._last_turn[0] <= ms_to_samples(self.cfg.context_gap_ms):
+            self._turn.context = self._last_turn[1]
         self._silence_run = 0
         self._speech_run = 0
         # The preroll may reach back into the previous turn (Whisper reads a word better with what led up to it);
@@ -317,7 +325,11 @@ class StreamingAsr:
         audio = audio[:speech + trailing]
         if self.cfg.pad_trailing and len(audio) < speech + trailing:
             audio = np.concatenate([audio, np.zeros(speech + trailing - len(audio), np.float32)])
-        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps)
+        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps, **self._context())
+
+    def _context(self) -> dict[str, str]:
+        """The recognizer's `previous` argument for the current turn (none at all without a context)."""
+        return {"previous": self._turn.context} if self._turn.context else {}
 
     def _partial_event(self, hyp: Hypothesis) -> TranscriptEvent:
         t = self._turn
@@ -339,9 +351,10 @@ class StreamingAsr:
         t.last_partial_at = t.samples
         audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays
         if self._partials is None:
-            return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False))]
+            return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False,
+                                                                   **self._context()))]
         self._pending = self._partials.submit(self.recognizer.transcribe, audio, word_timestamps=False,
-                                              fallback=False)
+                                              fallback=False, **self._context())
         return events
 
     def _decoded_partial(self) -> list[TranscriptEvent]:
@@ -362,6 +375,7 @@ class StreamingAsr:
         self._turn = None
         self._pending = None
         self._silence_run = 0
+        self._last_turn = (end_index, hyp.text)
         n = len(hyp.text.split())
         return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),
                 TranscriptEvent(t.turn_id, hyp, True, n, t.start_index, t.start_ns, end_ns)]

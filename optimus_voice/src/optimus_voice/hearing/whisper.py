@@ -102,10 +102,9 @@ class WhisperRecognizer:
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
                                    language="en")
         self.suppress = list(get_suppressed_tokens(self.tokenizer, [-1]))
-        self.prompt = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
-        if initial_prompt.strip():  # words the speech is likely to hold, as if said before (Whisper's prompt)
-            previous = self.tokenizer.encode(" " + initial_prompt.strip())[-MAX_PROMPT_TOKENS:]
-            self.prompt = [self.tokenizer.sot_prev, *previous, *self.prompt]
+        # Words the speech is likely to hold, as if said before (Whisper's previous-text prompt).
+        self._initial = self._tokens(initial_prompt)
+        self.prompt = self.prompt_with()
         self.beam_size = beam_size
         self.no_speech_threshold = no_speech_threshold
         self.logprob_threshold = logprob_threshold
@@ -113,19 +112,31 @@ class WhisperRecognizer:
         self.full_window = full_window
         self.fallbacks: Counter[float] = Counter()  # decodes redone with a longer window, by its seconds
 
+    def _tokens(self, text: str) -> list[int]:
+        return self.tokenizer.encode(" " + text.strip()) if text.strip() else []
+
+    def prompt_with(self, previous: str = "") -> list[int]:
+        """The decoder's prompt: the initial prompt, then `previous` (what was said just before) as previous text."""
+        before = [*self._initial, *self._tokens(previous)][-MAX_PROMPT_TOKENS:]
+        start = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+        return [self.tokenizer.sot_prev, *before, *start] if before else start
+
     def window_frames(self, n_frames: int) -> int:
         """Mel frames to encode for an utterance of n_frames: the utterance plus padding, at most 30 s."""
         return int(FULL_WINDOW_S * FRAMES_PER_S) if self.full_window else padded_window(n_frames, self.window_pad_s)
 
-    def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True) -> Hypothesis:
+    def transcribe(self, samples: np.ndarray, word_timestamps: bool = True, fallback: bool = True,
+                   previous: str = "") -> Hypothesis:
         """Text (and word times relative to samples[0]) of one utterance; longer than 30 s is cut in pieces.
 
         With `fallback`, a degenerate short-window decode is redone with longer windows (slower, but right);
-        without it (partials), the loop is trimmed and the next decode tries again.
+        without it (partials), the loop is trimmed and the next decode tries again. `previous`: the text said just
+        before, which the decoder reads first.
         """
         t0 = time.perf_counter()
+        prompt = self.prompt_with(previous) if previous.strip() else self.prompt
         piece = int(FULL_WINDOW_S * SAMPLE_RATE) - int(self.window_pad_s * SAMPLE_RATE)
-        parts = [self._decode(samples[i:i + piece], i / SAMPLE_RATE, word_timestamps, fallback)
+        parts = [self._decode(samples[i:i + piece], i / SAMPLE_RATE, word_timestamps, fallback, prompt)
                  for i in range(0, max(1, len(samples)), piece)]
         words = [w for p in parts for w in p.words]
         text = " ".join(p.text for p in parts if p.text)
@@ -134,7 +145,7 @@ class WhisperRecognizer:
                           no_speech_prob=max(p.no_speech_prob for p in parts),
                           avg_logprob=min(p.avg_logprob for p in parts))
 
-    def _generate(self, samples: np.ndarray, window: int | None) -> tuple:
+    def _generate(self, samples: np.ndarray, window: int | None, prompt: list[int]) -> tuple:
         """(encoder output, mel frames of speech, text tokens, result, degenerate) for one window length."""
         features = self.model.feature_extractor(samples.astype(np.float32))
         n_frames = min(features.shape[-1], int(len(samples) / SAMPLE_RATE * FRAMES_PER_S) + 1)
@@ -145,8 +156,8 @@ class WhisperRecognizer:
         encoded = self.model.encode(features)
         max_new = min(MAX_NEW_TOKENS, int(TOKENS_PER_S * len(samples) / SAMPLE_RATE) + 10)
         result = self.model.model.generate(
-            encoded, [self.prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
-            max_length=len(self.prompt) + max_new, suppress_blank=True, suppress_tokens=self.suppress)[0]
+            encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
+            max_length=len(prompt) + max_new, suppress_blank=True, suppress_tokens=self.suppress)[0]
         raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
         tokens = trim_repetition(raw)
         # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
@@ -162,15 +173,17 @@ class WhisperRecognizer:
                 return True
         return False
 
-    def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool) -> Hypothesis:
-        encoded, n_frames, tokens, result, degenerate = self._generate(samples, None)
+    def _decode(self, samples: np.ndarray, offset_s: float, word_timestamps: bool, fallback: bool,
+                prompt: list[int]) -> Hypothesis:
+        encoded, n_frames, tokens, result, degenerate = self._generate(samples, None, prompt)
         # Fall back to longer windows, up to the 30 s Whisper was trained on (as Whisper falls back to higher
         # temperatures). None is longer than the full window.
         longer = [s for s in FALLBACK_WINDOWS_S if s * FRAMES_PER_S > self.window_frames(n_frames)] if fallback else []
         while degenerate and longer:
             window_s = longer.pop(0)
             self.fallbacks[window_s] += 1
-            encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S))
+            encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S),
+                                                                           prompt)
         text = self.tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         # Whisper invents text on non-speech and loops on noise: a window it thinks is silence and is unsure of,

@@ -29,7 +29,7 @@ _RANGES = {"vad_threshold": (0.0, 1.0), "vad_neg_threshold": (0.0, 1.0), "min_sp
            "max_turn_s": (1.0, 120.0), "preroll_ms": (0.0, 2000.0), "trailing_ms": (0.0, 2000.0),
            "partial_interval_ms": (0.0, 10000.0), "partial_max_lag_ms": (0.0, 10000.0),
            "turn_hold_below": (0.0, 1.0), "turn_done_above": (0.0, 1.0), "fast_silence_ms": (32.0, 10000.0),
-           "unsure_silence_ms": (32.0, 10000.0)}
+           "unsure_silence_ms": (32.0, 10000.0), "context_gap_ms": (0.0, 10000.0)}
 _AT_CONFIGURE = ("background_partials", "turn_model")  # they decide which workers and models are loaded
 COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
                  "bfloat16", "float32")
