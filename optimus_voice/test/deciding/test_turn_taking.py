@@ -68,6 +68,25 @@ def test_with_the_echo_cancelled_less_speech_over_the_robot_interrupts_it():
 
 
 
+
+def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough():
+    """A canceller still learning leaves the robot's voice garbled in the microphone ("so my mind is wrong"): two
+    partials in a row, or the final, must show the interruption. Converged, or with no canceller, one is enough."""
+    tt = speaking_robot()
+    tt.canceller = True                           # running, not converged
+    tt.user_started(2, 10.0)
+    assert not tt.heard(2, "so my mind is wrong")
+    assert tt.heard(2, "so my mind is wrong, stop")
+    final = speaking_robot()
+    final.canceller = True
+    final.user_started(2, 10.0)
+    assert final.user_finished(2, "wait, stop talking") == (True, True)
+    for converged in (True, False):
+        one = speaking_robot()
+        one.canceller, one.echo_free = converged, converged  # converged, or no canceller at all
+        one.user_started(2, 10.0)
+        assert one.heard(2, "wait, stop talking")
+
 def test_another_voice_over_the_robot_is_judged_by_its_final_only():
     from optimus_voice.deciding.turn_taking import TurnTaking
 

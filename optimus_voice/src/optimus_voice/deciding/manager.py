@@ -175,6 +175,7 @@ class DialogueManager:
 
     def echo_cancelled(self, converged: bool) -> None:
         """The microphone's echo canceller has converged (or lost its hold): how much speech a barge-in needs."""
+        self.turns.canceller = True
         self.turns.echo_free = converged
 
     def transcript(self, turn_id: int, text: str, final: bool, now_s: float, voice_id: str = "") -> list[Out]:

@@ -7,7 +7,9 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   the robot's own reply heard back (most of the heard words occur in what the robot is saying) interrupts at once;
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
   utterance whose first partial is late); while the microphone's echo canceller has converged (`echo_free`), the
-  robot's own voice no longer opens turns, and `echo_free_s` of speech is enough;
+  robot's own voice no longer opens turns, and `echo_free_s` of speech is enough; while a canceller runs but has
+  not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
+  words, so two partials in a row (or the final) must show the interruption;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
@@ -68,6 +70,7 @@ class TurnTaking:
         self.sustained_s = sustained_s
         self.echo_free_s = echo_free_s
         self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
+        self.canceller = False    # an echo canceller runs at the microphone (it said whether it converged)
         self.echo_overlap = echo_overlap
         self.candidate: _Candidate | None = None
         self._ignored: set[int] = set()
@@ -97,7 +100,9 @@ class TurnTaking:
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
         c.other_voice = c.other_voice or bool(voice_id and self.addressee and voice_id != self.addressee)
-        if verdict == "interrupt" and (final or not c.other_voice):
+        converging = self.canceller and not self.echo_free
+        confirmed = final or not converging or c.verdicts[-2:] == ["interrupt", "interrupt"]
+        if verdict == "interrupt" and confirmed and (final or not c.other_voice):
             self._take_floor(turn_id)
             return True
         return False

@@ -137,7 +137,7 @@ class DuplexLoop:
             else:
                 out = AudioChunk(mic, self.index, stamp)
             if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled)
-                self.turns.echo_free = self.aec.stats.converged
+                self.turns.canceller, self.turns.echo_free = True, self.aec.stats.converged
             events = self.asr.push(out)
             why = self._events(events)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
