@@ -325,11 +325,7 @@ class StreamingAsr:
         audio = audio[:speech + trailing]
         if self.cfg.pad_trailing and len(audio) < speech + trailing:
             audio = np.concatenate([audio, np.zeros(speech + trailing - len(audio), np.float32)])
-        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps, **self._context())
-
-    def _context(self) -> dict[str, str]:
-        """The recognizer's `previous` argument for the current turn (none at all without a context)."""
-        return {"previous": self._turn.context} if self._turn.context else {}
+        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps, previous=t.context)
 
     def _partial_event(self, hyp: Hypothesis) -> TranscriptEvent:
         t = self._turn
@@ -352,9 +348,9 @@ class StreamingAsr:
         audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays
         if self._partials is None:
             return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False,
-                                                                   **self._context()))]
+                                                                   previous=t.context))]
         self._pending = self._partials.submit(self.recognizer.transcribe, audio, word_timestamps=False,
-                                              fallback=False, **self._context())
+                                              fallback=False, previous=t.context)
         return events
 
     def _decoded_partial(self) -> list[TranscriptEvent]:
