@@ -41,6 +41,8 @@ MIN_CONVERGE_S = 2.0        # of the robot's voice before the canceller may call
 MIN_MEASURED_ERLE_DB = 8.0  # echo removed, as measured over the last 2 s or so, to call itself converged
 PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, is an echo path change
 DELAY_SHARPNESS = 8.0       # GCC-PHAT peaks below this are no measurement (see correlation.gcc_phat)
+NEAR_END_OVER_RESIDUAL = 100.0  # 20 dB: error over the filter's predicted residual echo, in a block of double talk
+NEAR_END_OF_MIC = 10 ** -1.5    # -15 dB: ... and at least this share of the microphone's energy
 
 
 class EchoError(RuntimeError):
@@ -148,6 +150,7 @@ class EchoCanceller:
         self._pending = np.zeros(0, np.float32)  # microphone audio waiting for a whole block
         self._pending_pos = 0     # its position on the timeline
         self._out = np.zeros(0, np.float32)  # cancelled audio not yet handed out
+        self._out_double_talk = np.zeros(0, np.float32)  # per sample of _out: 1 in a block of double talk
         self._out_index = 0       # stream index of _out[0]
         self._waiting: deque[tuple[int, int, int]] = deque()  # input chunks not yet handed out: index, length, stamp
         self._expected: int | None = None
@@ -241,6 +244,7 @@ class EchoCanceller:
             self._pending = np.zeros(0, np.float32)
             self._pending_pos = self.timeline.position(chunk.stamp_ns) if resume is None else resume
             self._out = np.zeros(0, np.float32)
+            self._out_double_talk = np.zeros(0, np.float32)
             self._out_index = chunk.first_sample_index
         elif self._replace_microphone:
             self._pending_pos = self.timeline.position(chunk.stamp_ns) - len(self._pending)
@@ -259,13 +263,18 @@ class EchoCanceller:
         mic, self._pending = self._pending[:n], self._pending[n:]
         ref = self.timeline.take(self._pending_pos, n)
         out = mic
+        double_talk = np.zeros(n, np.float32)
         if self._linear is not None:
-            out = np.concatenate([self._cancel(block, r) for block, r in
-                                  zip(mic.reshape(-1, BLOCK), ref.reshape(-1, BLOCK), strict=True)])
+            blocks = []
+            for i, (block, r) in enumerate(zip(mic.reshape(-1, BLOCK), ref.reshape(-1, BLOCK), strict=True)):
+                blocks.append(self._cancel(block, r))
+                double_talk[i * BLOCK:(i + 1) * BLOCK] = self._linear.near_end
+            out = np.concatenate(blocks)
         if self._webrtc is not None:
             out = self._webrtc.process(out, ref)
         self._measure(mic, ref, out)
         self._out = np.concatenate([self._out, np.asarray(out[:keep], np.float32)])
+        self._out_double_talk = np.concatenate([self._out_double_talk, double_talk[:keep]])
         self._pending_pos += n
         self._audio_s += n / SAMPLE_RATE
         self.stats.cpu_ms_per_s = 1000 * self._cpu_s / self._audio_s
@@ -276,10 +285,12 @@ class EchoCanceller:
         while self._waiting and self._waiting[0][0] + self._waiting[0][1] <= self._out_index + len(self._out):
             index, length, stamp = self._waiting.popleft()
             start = index - self._out_index
-            done.append(AudioChunk(self._out[start:start + length], index, stamp))
+            done.append(AudioChunk(self._out[start:start + length], index, stamp,
+                                   float(np.mean(self._out_double_talk[start:start + length])) if length else 0.0))
         if done:
             cut = done[-1].first_sample_index + len(done[-1].samples) - self._out_index
             self._out, self._out_index = self._out[cut:], self._out_index + cut
+            self._out_double_talk = self._out_double_talk[cut:]
         return done
 
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -368,6 +379,7 @@ class LinearEchoFilter:
         self._block = 0
         self._mic_lt = self._err_lt = 1e-12  # long-term energies while only the robot speaks: the filter's ERLE
         self.double_talk = 0   # blocks of double talk hangover left
+        self.near_end = False  # the last block held a voice over the robot's (for barge-in; see process)
         self.double_talk_blocks = 0
         self._double_talk_run = 0  # blocks in a row that looked like double talk
         self.path_changes = 0
@@ -395,10 +407,18 @@ class LinearEchoFilter:
         e_f = mic - y_f
         mic_e, err_e, echo_e = float(np.dot(mic, mic)), float(np.dot(e_f, e_f)), float(np.dot(y_f, y_f))
         active = float(np.dot(ref, ref)) > 1e-6 * n or echo_e > 1e-7 * n
+        self.near_end = False
         if not active:
             return e_f.astype(np.float32), y_f.astype(np.float32)
         # Near-end speech: the error is well above what the echo estimate leaves behind at the filter's ERLE.
         converged = self.erle > 4.0  # 6 dB
+        # A voice over the robot's, for the dialogue's barge-in: stricter than the adaptation guard below, which
+        # may freeze the filter on a doubt (in a pause of the robot's voice, the room's tail beyond the filter;
+        # on its onsets, what the filter has not learnt yet). The robot speaks in this block, the error is far
+        # above what the echo estimate leaves at the filter's ERLE, and it is a good part of what the microphone
+        # hears (BENCHMARKS.md, duplex: 85% of the user's blocks over the robot, 2.5% of the robot's alone).
+        self.near_end = (converged and float(np.dot(ref, ref)) > 1e-6 * n
+                         and err_e > NEAR_END_OVER_RESIDUAL * echo_e / self.erle and err_e > NEAR_END_OF_MIC * mic_e)
         if converged and err_e > 8.0 * echo_e / self.erle + 1e-7 * n:
             self.double_talk = 10
             self.double_talk_blocks += 1

@@ -28,6 +28,9 @@ class AudioChunk:
     samples: np.ndarray       # float32 at SAMPLE_RATE: (n,) mono, or (n, channels) from a microphone array
     first_sample_index: int   # since the stream started; jumps mark dropped audio
     stamp_ns: int             # capture time of the first sample
+    # Share of these samples in which the echo canceller heard a voice over the robot's own (double talk); 0 where
+    # nothing was measured (no canceller, the robot silent, the canceller not converged).
+    double_talk: float = 0.0
 
 
 def load_audio(path: str | Path, rate: int = SAMPLE_RATE, channels: int | None = None) -> np.ndarray:

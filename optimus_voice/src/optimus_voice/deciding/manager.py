@@ -77,6 +77,7 @@ class DialogueConfig:
     barge_in: bool = True
     barge_in_sustained_s: float = 1.2
     barge_in_echo_free_s: float = 0.15
+    barge_in_double_talk: float = 0.0   # share of double talk in a turn's opening that stops the robot at once
     echo_overlap: float = 0.6
     llm: bool = False                   # a language model answers the llm_intents
     llm_intents: tuple[str, ...] = ("unknown", "small_talk")
@@ -120,7 +121,7 @@ class DialogueManager:
 
     def __post_init__(self) -> None:
         self.turns = TurnTaking(self.config.barge_in_sustained_s, self.config.echo_overlap,
-                                self.config.barge_in_echo_free_s)
+                                self.config.barge_in_echo_free_s, self.config.barge_in_double_talk)
         self.volume = 1.0
         self.rate = 1.0
         self.user_text = ""
@@ -152,6 +153,7 @@ class DialogueManager:
         self.config = config
         self.turns.sustained_s = config.barge_in_sustained_s
         self.turns.echo_free_s = config.barge_in_echo_free_s
+        self.turns.double_talk = config.barge_in_double_talk
         self.turns.echo_overlap = config.echo_overlap
 
     @property
@@ -164,9 +166,13 @@ class DialogueManager:
                         self.robot_text, self.intent)
 
     # -- events ----------------------------------------------------------------------------------------------
-    def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float, paused: bool = False) -> list[Out]:
+    def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float, paused: bool = False,
+                       double_talk: float = 0.0) -> list[Out]:
         if started:
-            self.turns.user_started(turn_id, now_s)
+            speaking_turn = self.turns.speaking_turn
+            self.turns.user_started(turn_id, now_s, double_talk)
+            if self.turns.check_sustained(now_s):  # heard over the robot's voice: no need to wait for the tick
+                return self._barge_in(speaking_turn, self.turns.stopped_by)
         elif ended:
             self.turns.user_stopped(turn_id)
         if paused:
@@ -240,7 +246,7 @@ class DialogueManager:
         out: list[Out] = []
         speaking_turn = self.turns.speaking_turn
         if self.turns.check_sustained(now_s):
-            out += self._barge_in(speaking_turn, "sustained_speech")
+            out += self._barge_in(speaking_turn, self.turns.stopped_by)
         for turn_id, pending in list(self._pending.items()):
             if self.turns.is_stale(turn_id):
                 del self._pending[turn_id]

@@ -7,7 +7,9 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   the robot's own reply heard back (most of the heard words occur in what the robot is saying) interrupts at once;
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
   utterance whose first partial is late); while the microphone's echo canceller has converged (`echo_free`), the
-  robot's own voice no longer opens turns, and `echo_free_s` of speech is enough; while a canceller runs but has
+  robot's own voice no longer opens turns, and `echo_free_s` of speech is enough, or none at all when the
+  canceller heard most of the speech that opened the turn as a voice over the robot's (`double_talk`: the linear
+  filter's error far above the echo it leaves at its measured ERLE); while a canceller runs but has
   not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
   words, so two partials in a row (or the final) must show the interruption;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
@@ -55,13 +57,15 @@ class _Candidate:
     ended: bool = False      # the voice activity ended: only the final transcript can still decide
     suspect: bool = False    # heard the robot's own words: never interrupt on duration alone
     other_voice: bool = False  # not the voice the robot is answering: only the final transcript decides
+    double_talk: float = 0.0   # share of the opening speech the echo canceller heard over the robot's voice
     verdicts: list[str] = field(default_factory=list)
 
 
 class TurnTaking:
     """Who has the floor. Turn ids order everything: work for a turn older than the latest is stale."""
 
-    def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6, echo_free_s: float = 0.15) -> None:
+    def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6, echo_free_s: float = 0.15,
+                 double_talk: float = 0.0) -> None:
         self.state = State.IDLE
         self.turn_id = 0          # latest user turn that has the floor
         self.speaking_turn = 0    # turn whose reply is being spoken
@@ -69,10 +73,12 @@ class TurnTaking:
         self.addressee = ""       # the voice id of the turn being answered ("" unknown)
         self.sustained_s = sustained_s
         self.echo_free_s = echo_free_s
+        self.double_talk = double_talk  # share of double talk that interrupts at once (converged); 0: never
         self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
         self.canceller = False    # an echo canceller runs at the microphone (it said whether it converged)
         self.echo_overlap = echo_overlap
         self.candidate: _Candidate | None = None
+        self.stopped_by = ""      # why check_sustained last stopped the robot: "sustained_speech" or "double_talk"
         self._ignored: set[int] = set()
 
     def _take_floor(self, turn_id: int) -> None:
@@ -80,10 +86,11 @@ class TurnTaking:
         self.state = State.LISTENING
         self.candidate = None
 
-    def user_started(self, turn_id: int, now_s: float) -> None:
-        """Voice activity opened a turn. While the robot speaks it is only a candidate interruption."""
+    def user_started(self, turn_id: int, now_s: float, double_talk: float = 0.0) -> None:
+        """Voice activity opened a turn (`double_talk`: share of its opening speech the echo canceller heard over
+        the robot's voice). While the robot speaks it is only a candidate interruption."""
         if self.state == State.SPEAKING:
-            self.candidate = _Candidate(turn_id, now_s)
+            self.candidate = _Candidate(turn_id, now_s, double_talk=double_talk)
         else:
             self._take_floor(turn_id)
 
@@ -109,11 +116,16 @@ class TurnTaking:
 
     def check_sustained(self, now_s: float) -> bool:
         """True if a candidate has talked over the robot for sustained_s (echo_free_s while the microphone is free
-        of the robot's voice) with nothing against it: stop now."""
+        of the robot's voice, nothing more when the canceller heard it as double talk) with nothing against it:
+        stop now."""
         c = self.candidate
-        needed = self.echo_free_s if self.echo_free else self.sustained_s
+        needed = self.sustained_s
+        heard_over = self.echo_free and c is not None and 0 < self.double_talk <= c.double_talk
+        if self.echo_free:
+            needed = 0.0 if heard_over else self.echo_free_s
         if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < needed:
             return False
+        self.stopped_by = "double_talk" if heard_over else "sustained_speech"
         self._take_floor(c.turn_id)
         return True
 

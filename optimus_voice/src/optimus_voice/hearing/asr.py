@@ -96,6 +96,8 @@ class VadEvent:
     start_ns: int
     end_index: int = 0
     end_ns: int = 0
+    # "start": share of the speech that opened the turn in which the echo canceller heard a voice over the robot's
+    double_talk: float = 0.0
 
 
 @dataclass
@@ -170,6 +172,7 @@ class StreamingAsr:
         self.clock = clock  # the clock the audio is stamped with: how far behind real time the audio being heard is
         self._preroll: deque[np.ndarray] = deque()
         self._preroll_samples = 0
+        self._double_talk: deque[tuple[int, int, float]] = deque()  # recent chunks' (index, length, double talk)
         self._index = 0            # stream index of the next sample to reach the VAD
         self._ref = (0, 0)         # (sample index, capture ns) of the latest chunk, to stamp any index
         self._speech_run = 0
@@ -202,6 +205,10 @@ class StreamingAsr:
         pending_start = self._index
         probs = self.vad.push(chunk.samples)
         self._keep(chunk.samples)
+        self._double_talk.append((chunk.first_sample_index, len(chunk.samples), chunk.double_talk))
+        while len(self._double_talk) > 1 and self._double_talk[1][0] <= self._index - ms_to_samples(
+                self.cfg.min_speech_ms + 1000):
+            self._double_talk.popleft()
         for i, p in enumerate(probs):
             self.last_probability = p
             window_start = pending_start + i * WINDOW
@@ -294,7 +301,17 @@ class StreamingAsr:
         # the turn's audio is handed out from where the previous turn's ended, so none is handed out twice.
         skip = min(max(0, self._handed_out - start_index), len(self._turn.audio[0]))
         self._speech_audio(start_index + skip, self._turn.audio[0][skip:])
-        return VadEvent("start", turn_id, p, start_index, start_ns)
+        return VadEvent("start", turn_id, p, start_index, start_ns, double_talk=self._double_talk_since(speech_index))
+
+    def _double_talk_since(self, index: int) -> float:
+        """Share of the audio from `index` on that the echo canceller judged double talk."""
+        total = weighted = 0.0
+        for first, n, value in self._double_talk:
+            overlap = first + n - max(first, index)
+            if overlap > 0:
+                total += overlap
+                weighted += overlap * value
+        return round(weighted / total, 3) if total else 0.0
 
     def _speech_audio(self, first_index: int, samples: np.ndarray) -> None:
         if self.on_speech_audio is not None and len(samples):

@@ -148,7 +148,8 @@ class AsrNode(VoiceNode):
             self.health.count("lost_samples", max(0, msg.first_sample_index - self._next_index))
             self.health.problem("gaps", f"audio gap of {msg.first_sample_index - self._next_index} samples")
         self._next_index = msg.first_sample_index + len(samples)
-        self._worker.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp)))
+        self._worker.put(AudioChunk(samples, msg.first_sample_index, from_time(msg.header.stamp),
+                                    min(1.0, max(0.0, float(msg.double_talk)))))
         self.health.count("frames_received")
 
     def _recognize(self, chunk: AudioChunk) -> None:
@@ -182,7 +183,7 @@ class AsrNode(VoiceNode):
                 header=self.header(event.end_ns or event.start_ns), event=kind, turn_id=event.turn_id,
                 probability=event.probability, speech_start=to_time(event.start_ns),
                 speech_end=to_time(event.end_ns), start_sample_index=event.start_index,
-                end_sample_index=event.end_index, voice_id=voice_id))
+                end_sample_index=event.end_index, voice_id=voice_id, double_talk=event.double_talk))
             self.health.count(f"vad_{event.kind}")
             return
         hyp = event.hypothesis

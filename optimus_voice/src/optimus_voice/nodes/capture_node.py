@@ -207,7 +207,7 @@ class CaptureNode(VoiceNode):
             self.pub.publish(AudioFrame(
                 header=self.header(chunk.stamp_ns, self.param("frame_id")), encoding=S16LE,
                 sample_rate=SAMPLE_RATE, channels=1, first_sample_index=chunk.first_sample_index,
-                turn_id=0, data=to_s16le(chunk.samples)))
+                turn_id=0, double_talk=chunk.double_talk, data=to_s16le(chunk.samples)))
             self.health.count("frames_published")
 
     def _from_array(self, chunk):

@@ -42,6 +42,10 @@ class DialogueNode(VoiceNode):
         Param("barge_in_echo_free_ms", 150.0,
               "The same while the microphone's echo canceller has converged (/audio/in/echo_cancelled): the robot's "
               "voice no longer opens turns, so less speech is enough (ms).", 50.0, 10000.0),
+        Param("barge_in_double_talk", 0.0,
+              "With the echo canceller converged, a turn whose opening speech the canceller heard as a voice over "
+              "the robot's for at least this share (/voice_activity double_talk) stops the robot at once, without "
+              "barge_in_echo_free_ms; 0: never.", 0.0, 1.0),
         Param("llm_url", "", "OpenAI-compatible chat endpoint (e.g. http://localhost:8080/v1); empty: embedded only.",
               when=CONFIGURE),
         Param("llm_model", "", "Model name sent to the chat endpoint.", when=CONFIGURE),
@@ -74,6 +78,7 @@ class DialogueNode(VoiceNode):
             emotion_wait_s=self.param("emotion_wait_ms") / 1000, barge_in=self.param("barge_in"),
             barge_in_sustained_s=self.param("barge_in_sustained_ms") / 1000, echo_overlap=self.param("echo_overlap"),
             barge_in_echo_free_s=self.param("barge_in_echo_free_ms") / 1000,
+            barge_in_double_talk=self.param("barge_in_double_talk"),
             llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")),
             prepare_replies=self.param("prepare_replies"))
 
@@ -143,7 +148,8 @@ class DialogueNode(VoiceNode):
         if self.turn_ok(msg.turn_id):
             self._handle(self.manager.voice_activity(msg.turn_id, msg.event == msg.SPEECH_START,
                                                      msg.event == msg.SPEECH_END, time.monotonic(),
-                                                     paused=msg.event == msg.SPEECH_ONGOING))
+                                                     paused=msg.event == msg.SPEECH_ONGOING,
+                                                     double_talk=msg.double_talk))
 
     def on_transcript(self, msg) -> None:
         if self.turn_ok(msg.turn_id):

@@ -141,7 +141,7 @@ class DuplexLoop:
             events = self.asr.push(out)
             why = self._events(events)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
-                why = "sustained_speech"
+                why = self.turns.stopped_by
             took = int((time.perf_counter() - t0) * NS_PER_S)
             self.backlog_ns = max(0, self.backlog_ns + took - len(mic) * NS_PER_S // SAMPLE_RATE)
             if ep.kind == "robot" and speaking:
@@ -178,7 +178,7 @@ class DuplexLoop:
         for ev in events:
             if not isinstance(ev, TranscriptEvent):
                 if ev.kind == "start":
-                    self.turns.user_started(ev.turn_id, self.now_s())
+                    self.turns.user_started(ev.turn_id, self.now_s(), ev.double_talk)
                 elif ev.kind == "end":
                     self.turns.user_stopped(ev.turn_id)
                 continue
@@ -197,8 +197,8 @@ class DuplexLoop:
 
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
-        aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, seed: int = 0,
-        echo: Callable[[str], None] = print) -> dict:
+        aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.0,
+        seed: int = 0, echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
@@ -220,7 +220,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     gain = user_level * 10 ** (echo_db / 20) / robot_level
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
-    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s), room, gain, canceller, rng)
+    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk),
+                      room, gain, canceller, rng)
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
@@ -234,7 +235,7 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     mic_e, out_e = (sum(x) for x in zip(*loop.outcome.erle, strict=True)) if loop.outcome.erle else (0.0, 0.0)
     result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
-              "sustained_s": sustained_s, "echo_free_s": echo_free_s, "seed": seed,
+              "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk, "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
