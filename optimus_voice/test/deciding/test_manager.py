@@ -90,6 +90,13 @@ def test_sustained_speech_stops_the_robot_and_barge_in_can_be_switched_off(dialo
     quiet.progress(1, "started", "")
     quiet.voice_activity(2, True, False, 5.0)
     assert quiet.tick(6.3) == [] and "barge_ins_sustained_speech" not in quiet.health.counters
+    heard_over = DialogueManager(dialogue.policy, DialogueConfig(barge_in_double_talk=0.5), Health())
+    heard_over.echo_cancelled(True)
+    answer(heard_over, 1, "what can you do")
+    heard_over.progress(1, "started", "")
+    # The canceller heard most of the turn's opening speech over the robot's voice: the robot stops at once.
+    assert heard_over.voice_activity(2, True, False, 5.0, double_talk=0.9) == [Stop(1)]
+    assert heard_over.health.counters["barge_ins_double_talk"] == 1
 
 
 def test_actions_change_how_the_robot_speaks_and_stop_stops_it(dialogue):

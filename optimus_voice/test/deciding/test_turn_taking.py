@@ -67,6 +67,27 @@ def test_with_the_echo_cancelled_less_speech_over_the_robot_interrupts_it():
     assert not echo.check_sustained(13.0)
 
 
+@pytest.mark.parametrize("converged,double_talk,threshold,at_once", [
+    (True, 0.8, 0.5, True),     # the canceller heard a voice over the robot's: no need to wait
+    (True, 0.3, 0.5, False),    # too little of it: the 150 ms rule
+    (True, 1.0, 0.0, False),    # the rule is off
+    (False, 1.0, 0.5, False),   # not converged: its double talk means nothing yet
+])
+def test_a_turn_the_canceller_heard_over_the_robot_interrupts_at_once(converged, double_talk, threshold, at_once):
+    tt = speaking_robot()
+    tt.double_talk = threshold
+    tt.canceller, tt.echo_free = True, converged
+    tt.user_started(2, 10.0, double_talk)
+    assert tt.check_sustained(10.0) == at_once
+    if at_once:
+        assert tt.stopped_by == "double_talk" and tt.turn_id == 2
+    elif converged:
+        assert tt.check_sustained(10.2) and tt.stopped_by == "sustained_speech"
+    echo = speaking_robot()
+    echo.double_talk, echo.canceller, echo.echo_free = threshold, True, converged
+    echo.user_started(2, 10.0, double_talk)
+    echo.heard(2, "chat with you and tell")       # its own words heard first: the words still decide
+    assert not echo.check_sustained(10.5)
 
 
 def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough():

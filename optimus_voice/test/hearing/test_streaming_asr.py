@@ -38,6 +38,29 @@ def test_streaming_asr_on_real_speech(asr_parts, data_dir):
     assert ends[0].end_index <= (0.5 + 2.6) * 16000
 
 
+def test_a_turn_opened_over_the_robot_says_how_much_of_it_the_canceller_heard_as_double_talk(asr_parts, data_dir):
+    """The share is taken over the speech that opened the turn, not over the preroll before it."""
+    import dataclasses
+
+    from optimus_voice.hearing.asr import StreamingAsr, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    chunks = list(FileSource(data_dir / "cv_concourse.wav", realtime=False, lead_silence_s=1.0).chunks())
+    speech_from = next(i for i, c in enumerate(chunks) if np.abs(c.samples).max() > 0.05)
+    shares = {}
+    for marked in ("none", "speech", "before"):
+        asr = StreamingAsr(vad_cls(), recognizer)
+        starts = []
+        for i, chunk in enumerate(chunks):
+            on = (marked == "speech" and i >= speech_from) or (marked == "before" and i < speech_from)
+            events = asr.push(dataclasses.replace(chunk, double_talk=1.0 if on else 0.0))
+            starts += [e for e in events if isinstance(e, VadEvent) and e.kind == "start"]
+        assert len(starts) == 1
+        shares[marked] = starts[0].double_talk
+        asr.close()
+    assert shares["none"] == 0.0 and shares["speech"] > 0.7 and shares["before"] < 0.3, shares
+
+
 def test_partials_have_a_stable_prefix_and_decoding_them_in_the_background_changes_no_turn(asr_parts, data_dir):
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
 

@@ -410,15 +410,15 @@ class LinearEchoFilter:
         self.near_end = False
         if not active:
             return e_f.astype(np.float32), y_f.astype(np.float32)
-        # Near-end speech: the error is well above what the echo estimate leaves behind at the filter's ERLE.
         converged = self.erle > 4.0  # 6 dB
         # A voice over the robot's, for the dialogue's barge-in: stricter than the adaptation guard below, which
         # may freeze the filter on a doubt (in a pause of the robot's voice, the room's tail beyond the filter;
         # on its onsets, what the filter has not learnt yet). The robot speaks in this block, the error is far
         # above what the echo estimate leaves at the filter's ERLE, and it is a good part of what the microphone
-        # hears (BENCHMARKS.md, duplex: 85% of the user's blocks over the robot, 2.5% of the robot's alone).
+        # hears: the adaptation guard alone fires on many of the robot's own blocks while the filter is young.
         self.near_end = (converged and float(np.dot(ref, ref)) > 1e-6 * n
                          and err_e > NEAR_END_OVER_RESIDUAL * echo_e / self.erle and err_e > NEAR_END_OF_MIC * mic_e)
+        # Near-end speech, for adaptation: the error is well above what the echo estimate leaves at the filter's ERLE.
         if converged and err_e > 8.0 * echo_e / self.erle + 1e-7 * n:
             self.double_talk = 10
             self.double_talk_blocks += 1

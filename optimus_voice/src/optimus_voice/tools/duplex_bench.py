@@ -21,6 +21,7 @@ from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig
 from optimus_voice.audio_io.sources import AudioChunk, load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S
+from optimus_voice.contract.states import State
 from optimus_voice.tools.room import Room, convolve, speech_rms
 
 CHUNK = 320          # 20 ms, as the capture node publishes
@@ -97,6 +98,8 @@ class DuplexLoop:
         self.asr.clock = lambda: BASE_NS + self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns
         self.outcome = Outcome()
         self.heard_text = ""     # the words that made the last barge-in
+        self.opened: list[dict] = []  # turns opened over the robot in this episode: their double talk, whose
+        self.onset: int | None = None  # the user's first sample of speech in this episode
 
     def now_s(self) -> float:
         return (self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns) / NS_PER_S
@@ -120,6 +123,7 @@ class DuplexLoop:
             self.turns.speaking(robot_turn, ep.reply_text)
             self.turns.speech_started(robot_turn)
         result = {"kind": ep.kind, "onset": onset, "barge_in": None}
+        self.opened, self.onset = [], onset
         erle_from = len(self.outcome.erle)
         for i in range(0, length, CHUNK):
             if speaking and (stop_at is not None or i >= len(reply)):
@@ -166,6 +170,7 @@ class DuplexLoop:
         if ep.kind == "robot":
             mic_e, out_e = (sum(x) for x in zip(*self.outcome.erle[erle_from:], strict=True))
             result["erle_db"] = round(float(10 * np.log10(mic_e / out_e)), 1) if out_e > 0 else None
+        result["opened_over_robot"] = self.opened
         if ep.clip is not None:
             lo, hi = start + ep.user_at, start + ep.user_at + len(ep.clip.audio)
             result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
@@ -178,6 +183,9 @@ class DuplexLoop:
         for ev in events:
             if not isinstance(ev, TranscriptEvent):
                 if ev.kind == "start":
+                    if self.turns.state == State.SPEAKING:
+                        self.opened.append({"double_talk": ev.double_talk, "converged": self.turns.echo_free,
+                                            "user": self.onset is not None and self.index >= self.onset})
                     self.turns.user_started(ev.turn_id, self.now_s(), ev.double_talk)
                 elif ev.kind == "end":
                     self.turns.user_stopped(ev.turn_id)
