@@ -184,8 +184,11 @@ class DuplexLoop:
             if not isinstance(ev, TranscriptEvent):
                 if ev.kind == "start":
                     if self.turns.state == State.SPEAKING:
-                        self.opened.append({"double_talk": ev.double_talk, "converged": self.turns.echo_free,
-                                            "user": self.onset is not None and self.index >= self.onset})
+                        self.opened.append({
+                            "double_talk": ev.double_talk, "converged": self.turns.echo_free,
+                            "user": self.onset is not None and self.index >= self.onset,
+                            "ms_after_onset": None if self.onset is None else
+                            round((self.index - self.onset) * 1000 / SAMPLE_RATE)})
                     self.turns.user_started(ev.turn_id, self.now_s(), ev.double_talk)
                 elif ev.kind == "end":
                     self.turns.user_stopped(ev.turn_id)
