@@ -44,3 +44,33 @@ def test_bag_play_reproduces_recorded_timing(probe, domain_id, speech_bag):
     recorded_s = (n_frames - 1) * 0.020
     # Paced, not dumped, and at rate 4 about a quarter of the recorded span (bounds loose for a loaded machine).
     assert 0.2 * recorded_s < arrivals[-1] - arrivals[0] < 0.7 * recorded_s
+
+
+def test_a_bag_recorded_with_an_older_audio_frame_is_read_as_todays(tmp_path, bag_samples):
+    """A bag from before AudioFrame.double_talk existed: its audio comes back intact, the new field at 0, and its
+    CDR is today's (what `bag play` publishes to today's nodes)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    old_definition = (bags.msg_dir() / "AudioFrame.msg").read_text().replace("float32 double_talk", "")
+    assert "double_talk" not in old_definition.split("#")[0]
+    msgtype = f"{bags.MSGS_PACKAGE}/msg/AudioFrame"
+    old = get_typestore(Stores.ROS2_JAZZY)
+    old.register(get_types_from_msg(old_definition, msgtype))
+    Frame, Header, Time = old.types[msgtype], old.types["std_msgs/msg/Header"], old.types["builtin_interfaces/msg/Time"]
+    samples = bag_samples[:3200]
+    writer = Writer(tmp_path / "old", version=bags.BAG_VERSION, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    conn = writer.add_connection(topics.AUDIO_IN.name, msgtype, typestore=old)
+    for i in range(0, len(samples), 320):
+        frame = Frame(header=Header(stamp=Time(sec=1, nanosec=i * 62500), frame_id="microphone"), encoding="S16LE",
+                      sample_rate=SAMPLE_RATE, channels=1, first_sample_index=i, turn_id=0,
+                      data=np.frombuffer(samples[i:i + 320].astype("<i2").tobytes(), np.uint8))
+        writer.write(conn, 10**9 + i * 62500, old.serialize_cdr(frame, msgtype))
+    writer.close()
+
+    frames = [bags.deserialize(m) for m in bags.read(tmp_path / "old")]
+    assert [f.first_sample_index for f in frames] == list(range(0, len(samples), 320))
+    assert all(f.double_talk == 0.0 and f.header.frame_id == "microphone" for f in frames)
+    heard = np.concatenate([np.frombuffer(bytes(f.data), "<i2") for f in frames])
+    np.testing.assert_array_equal(heard, samples)

@@ -106,8 +106,11 @@ def read(path: str | Path, topic_names: Iterable[str] = ()) -> Iterator[BagMessa
         conns = [c for c in reader.connections if not wanted or c.topic in wanted]
         if not conns:  # rosbags reads every connection when given none
             return
+        upgrades = {c.id: _upgrader(c) for c in conns}
         for conn, timestamp, rawdata in reader.messages(connections=conns):
-            yield BagMessage(conn.topic, conn.msgtype, timestamp, bytes(rawdata))
+            upgrade = upgrades[conn.id]
+            yield BagMessage(conn.topic, conn.msgtype, timestamp,
+                             upgrade(bytes(rawdata)) if upgrade else bytes(rawdata))
     finally:
         reader.close()
 
@@ -127,6 +130,19 @@ def connections(path: str | Path, topic_names: Iterable[str] = ()) -> dict[str, 
     return found
 
 
+def _upgrader(conn):
+    """For a connection recorded with an older definition of one of our messages: its upgrade to today's."""
+    from optimus_voice.audio_io.bag_upgrade import upgrader
+    from rosbags.interfaces import MessageDefinitionFormat
+
+    if conn.msgdef.format != MessageDefinitionFormat.MSG:  # none stored (an old sqlite3 bag), or IDL
+        return None
+    try:
+        return upgrader(conn.msgtype, conn.msgdef.data, typestore())
+    except Exception as exc:  # rosbags raises its own types for a definition it cannot parse
+        raise BagError(f"{conn.topic}: cannot read {conn.msgtype} as recorded in this bag ({exc})") from exc
+
+
 def deserialize(message: BagMessage):
     return typestore().deserialize_cdr(message.rawdata, message.msgtype)
 
@@ -141,7 +157,7 @@ def audio_frame(samples: np.ndarray, first_sample_index: int, stamp_ns: int, fra
     return types[f"{MSGS_PACKAGE}/msg/AudioFrame"](header=header, encoding=S16LE, sample_rate=SAMPLE_RATE,
                                                     channels=1 if samples.ndim == 1 else samples.shape[1],
                                                     first_sample_index=first_sample_index, turn_id=0,
-                                                    data=data)
+                                                    double_talk=0.0, data=data)
 
 
 def from_wavs(files: Iterable[str | Path], out: str | Path, *, frame_ms: float = 20.0, gap_s: float = 1.0,
