@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
 from common import write
 
 
@@ -29,11 +30,17 @@ def pool(runs: list[dict]) -> dict:
                  "false_barge_ins": sum(r["false_barge_ins"] for r in runs),
                  "false_barge_ins_words": sum(r["false_barge_ins_by_why"].get("words", 0) for r in runs),
                  "false_barge_ins_per_run": [r["false_barge_ins"] for r in runs],
+                 "false_barge_ins_by_why": {why: sum(r["false_barge_ins_by_why"].get(why, 0) for r in runs)
+                                            for why in sorted({w for r in runs for w in r["false_barge_ins_by_why"]})},
                  "aec_cpu_pct_of_one_core": _spread([r["aec_cpu_pct_of_one_core"] for r in runs])}
     for half in ("tune", "report"):
         detected = sum(r[half]["barge_ins_detected"] for r in runs)
         total = sum(r[half]["barge_ins_total"] for r in runs)
+        after = [e["barge_in"]["after_onset_ms"] for r in runs for e in r["episodes"]
+                 if e["half"] == half and e["kind"] == "over" and e["barge_in"] and e["barge_in"]["true"]]
         out[half] = {"detected": detected, "total": total, "detected_pct": round(100 * detected / total, 1),
+                     "p50_ms_pooled": round(float(np.percentile(after, 50)), 1) if after else None,
+                     "p95_ms_pooled": round(float(np.percentile(after, 95)), 1) if after else None,
                      "p50_ms_per_run": _spread([r[half]["barge_in_after_onset_ms"]["p50"] for r in runs]),
                      "wer_over_robot_minus_alone": _spread([r[half]["user_wer_over_robot"] - r[half]["user_wer_alone"]
                                                             for r in runs])}
@@ -57,7 +64,9 @@ def main() -> int:
         print(f"{name}: {r['runs']} runs, {r['robot_minutes']} min of robot speech, false barge-ins "
               f"{r['false_barge_ins']} ({r['false_barge_ins_words']} words) {r['false_barge_ins_per_run']}; report "
               f"{r['report']['detected']}/{r['report']['total']} ({r['report']['detected_pct']}%), p50 "
-              f"{r['report']['p50_ms_per_run']} ms, WER +{r['report']['wer_over_robot_minus_alone']}")
+              f"{r['report']['p50_ms_pooled']} ms pooled, {r['report']['p50_ms_per_run']} ms per run, WER "
+              f"+{r['report']['wer_over_robot_minus_alone']}; tune {r['tune']['detected']}/{r['tune']['total']}, "
+              f"p50 {r['tune']['p50_ms_pooled']} ms pooled")
     write(ns.name, result)
     return 0
 

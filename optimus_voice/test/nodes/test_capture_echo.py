@@ -2,8 +2,10 @@
 reports it played (/audio/out/played) as the reference, and says how well on /diagnostics."""
 
 import numpy as np
+import pytest
 import soundfile as sf
 from helpers import diagnostics_of, wait_matched
+from optimus_voice.audio_io.sources import load_audio
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import SAMPLE_RATE, to_s16le
 from optimus_voice.contract.stamps import NS_PER_S, from_time, to_time
@@ -12,7 +14,8 @@ from optimus_voice.tools.room import Room, convolve
 LEAD_S = 1.0  # the robot starts speaking this long after the microphone file starts
 
 
-def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path):
+@pytest.mark.parametrize("user_talks", [False, True])
+def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path, data_dir, user_talks):
     import soxr
     from optimus_voice.nodes.capture_node import CaptureNode
     from optimus_voice.speaking.tts import Synthesizer
@@ -28,6 +31,11 @@ def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe,
     room = Room(delay_ms=40)
     mic = np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32),
                           0.5 * convolve(voice16, room.impulse_response())])
+    # A user talks over the robot for a second and a half, before the last 3 s that the echo removed is measured on.
+    user = load_audio(data_dir / "jfk.wav")[:int(1.5 * SAMPLE_RATE)]
+    user_at = int((LEAD_S + 2.5) * SAMPLE_RATE)
+    if user_talks:
+        mic[user_at:user_at + len(user)] += 0.5 * user
     path = tmp_path / "mic.wav"
     sf.write(path, mic, SAMPLE_RATE)
 
@@ -54,6 +62,16 @@ def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe,
     last = slice(n - 3 * SAMPLE_RATE, n)  # after the filter converged
     erle = 10 * np.log10(np.mean(mic[last] ** 2) / np.mean(heard[last] ** 2))
     assert erle > 20, f"only {erle:.1f} dB of echo removed"
+    # Each frame says how much of it the canceller heard as a voice over the robot's: the user's, not the robot's.
+    frames = probe.of(topics.AUDIO_IN)
+    over = [m.double_talk for m in frames if user_at <= m.first_sample_index < user_at + len(user)]
+    alone = [m.double_talk for m in frames if m.first_sample_index >= last.start]
+    assert all(0.0 <= m.double_talk <= 1.0 for m in frames)
+    assert np.mean(alone) < 0.1, np.mean(alone)
+    if user_talks:
+        assert sum(d > 0.5 for d in over) >= 10, over
+        return  # the echo removed as measured (/diagnostics) is lowered by double talk, as it says
+    assert np.mean(over) < 0.1, over
     diag = diagnostics_of(probe, "capture")
     assert diag["echo_cancel"] == "linear"
     assert float(diag["echo_erle_db"]) > 10
