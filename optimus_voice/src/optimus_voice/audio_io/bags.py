@@ -93,7 +93,8 @@ class BagWriter:
 
 
 def read(path: str | Path, topic_names: Iterable[str] = ()) -> Iterator[BagMessage]:
-    """Messages of a bag in time order, optionally only some topics."""
+    """Messages of a bag in time order, optionally only some topics. Messages of ours recorded with an older
+    definition come as today's (audio_io.bag_upgrade)."""
     from rosbags.rosbag2 import Reader
 
     wanted = set(topic_names)
@@ -128,6 +129,14 @@ def connections(path: str | Path, topic_names: Iterable[str] = ()) -> dict[str, 
     if not found:
         raise BagError(f"bag {path} has no topics" + (f" among {', '.join(sorted(wanted))}" if wanted else ""))
     return found
+
+
+def upgrade(path: str | Path, out: str | Path) -> dict:
+    """Copy a bag into a new one whose messages of ours follow today's definitions (see `read`)."""
+    with BagWriter(out) as writer:
+        for message in read(path):
+            writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
+    return {"bag": str(out), "messages": writer.count}
 
 
 def _upgrader(conn):

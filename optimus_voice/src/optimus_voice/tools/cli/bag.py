@@ -1,4 +1,4 @@
-"""`optimus-voice bag record|play|from-wav|info`: rosbag2 (mcap) bags of the stack's topics."""
+"""`optimus-voice bag record|play|from-wav|info|upgrade`: rosbag2 (mcap) bags of the stack's topics."""
 
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ def cmd_info(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upgrade(ns: argparse.Namespace) -> int:
+    from optimus_voice.audio_io import bags
+
+    print(json.dumps(bags.upgrade(ns.bag, ns.output)))
+    return 0
+
+
 def add_parser(sub) -> None:
     bag = sub.add_parser("bag", help="record, play and make rosbag2 (mcap) bags of the stack's topics")
     verbs = bag.add_subparsers(dest="verb", required=True)
@@ -78,3 +85,9 @@ def add_parser(sub) -> None:
     info = verbs.add_parser("info", help="topics, types, message counts and duration of a bag")
     info.add_argument("bag", help="bag folder")
     info.set_defaults(func=cmd_info)
+
+    up = verbs.add_parser("upgrade", help="copy a bag recorded with older definitions of our messages into a new "
+                                          "bag of today's (for ros2 bag play)")
+    up.add_argument("bag", help="bag folder")
+    up.add_argument("-o", "--output", required=True, help="new bag folder")
+    up.set_defaults(func=cmd_upgrade)
