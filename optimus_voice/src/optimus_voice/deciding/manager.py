@@ -77,7 +77,7 @@ class DialogueConfig:
     barge_in: bool = True
     barge_in_sustained_s: float = 1.2
     barge_in_echo_free_s: float = 0.15
-    barge_in_double_talk: float = 0.0   # share of double talk in a turn's opening that stops the robot at once
+    barge_in_double_talk: float = 0.5   # share of double talk in a turn's opening that stops the robot at once
     echo_overlap: float = 0.6
     llm: bool = False                   # a language model answers the llm_intents
     llm_intents: tuple[str, ...] = ("unknown", "small_talk")

@@ -42,7 +42,7 @@ class DialogueNode(VoiceNode):
         Param("barge_in_echo_free_ms", 150.0,
               "The same while the microphone's echo canceller has converged (/audio/in/echo_cancelled): the robot's "
               "voice no longer opens turns, so less speech is enough (ms).", 50.0, 10000.0),
-        Param("barge_in_double_talk", 0.0,
+        Param("barge_in_double_talk", 0.5,
               "With the echo canceller converged, a turn whose opening speech the canceller heard as a voice over "
               "the robot's for at least this share (/voice_activity double_talk) stops the robot at once, without "
               "barge_in_echo_free_ms; 0: never.", 0.0, 1.0),

@@ -208,7 +208,7 @@ class DuplexLoop:
 
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
-        aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.0,
+        aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
         seed: int = 0, echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
     from optimus_voice.deciding.turn_taking import TurnTaking

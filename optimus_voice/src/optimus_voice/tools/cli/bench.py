@@ -168,7 +168,7 @@ def add_parser(sub) -> None:
                         help="the dialogue's barge_in_sustained_ms")
     duplex.add_argument("--echo-free-ms", type=float, default=150.0,
                         help="the dialogue's barge_in_echo_free_ms (used once the echo canceller has converged)")
-    duplex.add_argument("--double-talk", type=float, default=0.0,
+    duplex.add_argument("--double-talk", type=float, default=0.5,
                         help="the dialogue's barge_in_double_talk (0: off)")
     duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
     duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
