@@ -150,7 +150,8 @@ def test_a_delay_longer_than_the_filter_is_measured_and_followed(robot_voice):
     out = run_through(aec, echo, robot_voice)
     last = slice(len(echo) - 4 * SAMPLE_RATE, len(echo))
     assert erle_db(echo[last], out[last]) > 20
-    assert aec.stats.delay_ms is not None
+    assert aec.stats.delay_shifts >= 1
+    assert aec.stats.delay_ms == pytest.approx(350, abs=5)  # the whole delay, though the reference was moved
 
 
 def test_output_is_the_input_chunks_across_a_gap_and_a_flush():

@@ -64,7 +64,7 @@ def _convert(old, msgtype: str, theirs, ours):
             values[name] = _zero(desc, ours)  # new, or a different primitive type: nothing to carry over
             continue
         value = getattr(old, name)
-        if (t := _nested(desc)) is not None:
+        if (t := _nested(desc)) is not None:  # a message (desc names it), or an array or sequence of them
             value = _convert(value, t, theirs, ours) if desc[1] == t else [_convert(v, t, theirs, ours) for v in value]
         values[name] = value
     return ours.types[msgtype](**values)

@@ -72,7 +72,7 @@ class EchoConfig:
 @dataclass
 class EchoStats:
     erle_db: float | None = None     # echo removed while the robot spoke (smoothed; double talk lowers it)
-    delay_ms: float | None = None    # measured speaker-to-microphone delay, once the robot has spoken
+    delay_ms: float | None = None    # measured speaker-to-microphone delay beyond the stamps, once the robot spoke
     delay_sharpness: float = 0.0     # how clear that measurement was
     delay_shifts: int = 0            # times the reference was moved onto a measured delay
     reference_active: bool = False   # the robot's voice is in the reference now
@@ -156,6 +156,7 @@ class EchoCanceller:
         self._expected: int | None = None
         self._lock = threading.Lock()
         self._auto_shift_ms = 0.0
+        self._last_lag_ms: float | None = None  # the last clear delay measurement, against the reference as placed
         self._gain = 1.0
         self._mic_energy = 0.0
         self._out_energy = 0.0
@@ -327,17 +328,21 @@ class EchoCanceller:
             self.stats.converged = bool(self._active_s >= MIN_CONVERGE_S and erle_db >= 10.0
                                         and measured >= MIN_MEASURED_ERLE_DB)
         self._active_blocks += len(mic) // BLOCK
-        if self._active_blocks >= SAMPLE_RATE // BLOCK:  # once per second of the robot's speech
+        # Twice per second of the robot's speech: a short first reply gets a few tries at a clear measurement.
+        if self._active_blocks >= SAMPLE_RATE // BLOCK // 2:
             self._active_blocks = 0
             lag, sharp = gcc_phat(np.concatenate(self._mic_hist), np.concatenate(self._ref_hist),
                                   int(MAX_DELAY_S * SAMPLE_RATE))
             self.stats.delay_sharpness = round(sharp, 1)
             if sharp >= DELAY_SHARPNESS:
-                delay_ms = round(lag * 1000 / SAMPLE_RATE, 1)
+                delay_ms = round(lag * 1000 / SAMPLE_RATE, 1)  # beyond where the reference is placed now
+                # The whole delay beyond the stamps, wherever the reference was moved to.
+                self.stats.delay_ms = round(delay_ms + self._auto_shift_ms + self.cfg.reference_delay_ms, 1)
                 # Double talk can make one measurement wrong: the reference moves only on two that agree.
-                if self.stats.delay_ms is not None and abs(delay_ms - self.stats.delay_ms) <= 2.0:
+                agreed = self._last_lag_ms is not None and abs(delay_ms - self._last_lag_ms) <= 2.0
+                self._last_lag_ms = delay_ms
+                if agreed:
                     self._follow_delay(delay_ms)
-                self.stats.delay_ms = delay_ms
 
     def _follow_delay(self, delay_ms: float) -> None:
         """Move the reference onto a delay the filter cannot span (a margin of 20 ms stays inside the filter)."""
@@ -350,7 +355,7 @@ class EchoCanceller:
             self._linear.reset()
             self._active_s = 0.0
             self.stats.converged = False
-            self.stats.delay_ms = None
+            self._last_lag_ms = None  # measured again against the moved reference
             self._mic_hist.clear()
             self._ref_hist.clear()
 

@@ -8,8 +8,8 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
 - speech that goes on for `sustained_ms` without a transcript that says otherwise interrupts too (a long
   utterance whose first partial is late); while the microphone's echo canceller has converged (`echo_free`), the
   robot's own voice no longer opens turns, and `echo_free_s` of speech is enough, or none at all when the
-  canceller heard most of the speech that opened the turn as a voice over the robot's (`double_talk`: the linear
-  filter's error far above the echo it leaves at its measured ERLE); while a canceller runs but has
+  canceller heard at least the `double_talk` share of the speech that opened the turn as a voice over the robot's
+  (the linear filter's error far above the echo it leaves at its measured ERLE); while a canceller runs but has
   not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
   words, so two partials in a row (or the final) must show the interruption;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
@@ -119,10 +119,8 @@ class TurnTaking:
         of the robot's voice, nothing more when the canceller heard it as double talk) with nothing against it:
         stop now."""
         c = self.candidate
-        needed = self.sustained_s
         heard_over = self.echo_free and c is not None and 0 < self.double_talk <= c.double_talk
-        if self.echo_free:
-            needed = 0.0 if heard_over else self.echo_free_s
+        needed = 0.0 if heard_over else self.echo_free_s if self.echo_free else self.sustained_s
         if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < needed:
             return False
         self.stopped_by = "double_talk" if heard_over else "sustained_speech"
