@@ -81,16 +81,23 @@ def test_a_path_changed_on_purpose_is_learnt_again_before_the_canceller_trusts_i
     assert erle_db(mic[last], out[last]) > 15
 
 
+def talking_over(robot_voice: np.ndarray, data_dir, user_s: float):
+    """JFK talking over the robot's echo for `user_s`, the robot 6 dB louder, ending 1 s before the robot does:
+    (the user's voice, the echo, the user placed on the echo's timeline, where they start)."""
+    user = load_audio(data_dir / "jfk.wav")[:int(user_s * SAMPLE_RATE)]
+    echo = convolve(robot_voice, Room().impulse_response())
+    echo *= speech_rms(user) * 10 ** (6 / 20) / speech_rms(echo)
+    at = len(robot_voice) - len(user) - SAMPLE_RATE
+    near = np.zeros_like(echo)
+    near[at:at + len(user)] = user
+    return user, echo, near, at
+
+
 def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, asr_parts):
     from optimus_voice.tools.textnorm import wer
 
     _, recognizer = asr_parts
-    user = load_audio(data_dir / "jfk.wav")[:4 * SAMPLE_RATE]
-    echo = convolve(robot_voice, Room().impulse_response())
-    echo *= speech_rms(user) * 10 ** (6 / 20) / speech_rms(echo)  # the robot 6 dB louder than the user
-    at = len(robot_voice) - len(user) - SAMPLE_RATE
-    near = np.zeros_like(echo)
-    near[at:at + len(user)] = user
+    user, echo, near, at = talking_over(robot_voice, data_dir, 4.0)
     out = run_through(EchoCanceller(), echo + near, robot_voice)
     span = slice(at - SAMPLE_RATE // 4, at + len(user) + SAMPLE_RATE // 4)
     reference = "And so my fellow Americans ask not what your"
@@ -103,12 +110,7 @@ def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, 
 
 def test_double_talk_is_marked_where_the_user_talks_over_the_robot_and_not_on_its_voice_alone(robot_voice, data_dir):
     """The share of double talk on each chunk is what lets the dialogue stop the robot at the user's first words."""
-    user = load_audio(data_dir / "jfk.wav")[:3 * SAMPLE_RATE]
-    echo = convolve(robot_voice, Room().impulse_response())
-    echo *= speech_rms(user) * 10 ** (6 / 20) / speech_rms(echo)  # the robot 6 dB louder than the user
-    at = len(robot_voice) - len(user) - SAMPLE_RATE
-    near = np.zeros_like(echo)
-    near[at:at + len(user)] = user
+    user, echo, near, at = talking_over(robot_voice, data_dir, 3.0)
     aec = EchoCanceller()
     marks, converged = np.zeros(len(echo) // 320), np.zeros(len(echo) // 320, bool)
     for i in range(0, len(echo) - 319, 320):
