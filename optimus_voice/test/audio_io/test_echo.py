@@ -124,9 +124,11 @@ def test_double_talk_is_marked_where_the_user_talks_over_the_robot_and_not_on_it
     def loud(x: np.ndarray, i: int, level: float) -> bool:
         return float(np.sqrt(np.mean(x[i * 320:(i + 1) * 320] ** 2))) > level
 
-    # The user talks, and so does the robot (in its pauses there is no double talk to hear).
+    # The user talks, and so does the robot (in its pauses there is no double talk to hear), in the first second:
+    # what a barge-in is decided on. A second of double talk in a row is what the canceller takes for a changed
+    # echo path (it learns anew), and in the product the robot has stopped long before.
     talking = np.array([loud(near, i, 0.3 * speech_rms(user)) and loud(robot_voice, i, 0.1 * speech_rms(robot_voice))
-                        for i in range(len(marks))])
+                        and i * 320 < at + SAMPLE_RATE for i in range(len(marks))])
     converged_from = 3 * SAMPLE_RATE // 320  # the robot alone for 3 s first: the filter has learnt the room
     robot_alone = np.array([not loud(near, i, 1e-4) for i in range(len(marks))]) & converged
     robot_alone[:converged_from] = False
