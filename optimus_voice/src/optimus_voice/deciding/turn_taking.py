@@ -74,6 +74,7 @@ class TurnTaking:
         self.sustained_s = sustained_s
         self.echo_free_s = echo_free_s
         self.double_talk = double_talk  # share of double talk that interrupts at once (converged); 0: never
+        self.unmarked_waits = False     # a turn with no double talk at all waits sustained_s even when converged
         self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
         self.canceller = False    # an echo canceller runs at the microphone (it said whether it converged)
         self.echo_overlap = echo_overlap
@@ -120,7 +121,9 @@ class TurnTaking:
         stop now."""
         c = self.candidate
         heard_over = self.echo_free and c is not None and 0 < self.double_talk <= c.double_talk
-        needed = 0.0 if heard_over else self.echo_free_s if self.echo_free else self.sustained_s
+        # A turn in which the canceller heard no double talk at all is likely its residual echo: the long wait.
+        unmarked = self.unmarked_waits and c is not None and c.double_talk == 0.0
+        needed = 0.0 if heard_over else self.echo_free_s if self.echo_free and not unmarked else self.sustained_s
         if c is None or c.ended or c.suspect or c.other_voice or now_s - c.started_s < needed:
             return False
         self.stopped_by = "double_talk" if heard_over else "sustained_speech"

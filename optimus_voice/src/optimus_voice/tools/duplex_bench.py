@@ -209,7 +209,7 @@ class DuplexLoop:
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
         aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
-        seed: int = 0, echo: Callable[[str], None] = print) -> dict:
+        unmarked_waits: bool = False, seed: int = 0, echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
@@ -231,8 +231,9 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     gain = user_level * 10 ** (echo_db / 20) / robot_level
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
-    loop = DuplexLoop(asr, TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk),
-                      room, gain, canceller, rng)
+    turns = TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk)
+    turns.unmarked_waits = unmarked_waits
+    loop = DuplexLoop(asr, turns, room, gain, canceller, rng)
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
@@ -246,7 +247,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     mic_e, out_e = (sum(x) for x in zip(*loop.outcome.erle, strict=True)) if loop.outcome.erle else (0.0, 0.0)
     result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
-              "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk, "seed": seed,
+              "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
+              "unmarked_waits": unmarked_waits, "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
