@@ -90,6 +90,21 @@ def test_a_turn_the_canceller_heard_over_the_robot_interrupts_at_once(converged,
     assert not echo.check_sustained(10.5)
 
 
+def test_with_unmarked_waits_a_turn_without_any_double_talk_waits_the_sustained_time():
+    """The duplex bench's experiment: a converged canceller that heard no double talk at all in the opening
+    speech points to its residual echo, so duration alone needs sustained_s; words still decide at once."""
+    for double_talk, not_yet, stops in ((0.0, 11.0, 11.3), (0.2, 10.1, 10.2)):
+        tt = speaking_robot()
+        tt.double_talk, tt.unmarked_waits, tt.canceller, tt.echo_free = 0.5, True, True, True
+        tt.user_started(2, 10.0, double_talk)
+        assert not tt.check_sustained(not_yet)
+        assert tt.check_sustained(stops)
+    words = speaking_robot()
+    words.unmarked_waits, words.canceller, words.echo_free = True, True, True
+    words.user_started(2, 10.0, 0.0)
+    assert words.heard(2, "wait, stop talking")
+
+
 def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough():
     """A canceller still learning leaves the robot's voice garbled in the microphone ("so my mind is wrong"): two
     partials in a row, or the final, must show the interruption. Converged, or with no canceller, one is enough."""
