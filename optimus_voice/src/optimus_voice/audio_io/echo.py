@@ -411,7 +411,8 @@ class LinearEchoFilter:
         y_f = np.fft.irfft(np.sum(self._foreground * self._x, axis=0))[n:]
         e_f = mic - y_f
         mic_e, err_e, echo_e = float(np.dot(mic, mic)), float(np.dot(e_f, e_f)), float(np.dot(y_f, y_f))
-        active = float(np.dot(ref, ref)) > 1e-6 * n or echo_e > 1e-7 * n
+        speaking = float(np.dot(ref, ref)) > 1e-6 * n  # the robot's voice is in this block's reference
+        active = speaking or echo_e > 1e-7 * n
         self.near_end = False
         if not active:
             return e_f.astype(np.float32), y_f.astype(np.float32)
@@ -421,7 +422,7 @@ class LinearEchoFilter:
         # on its onsets, what the filter has not learnt yet). The robot speaks in this block, the error is far
         # above what the echo estimate leaves at the filter's ERLE, and it is a good part of what the microphone
         # hears: the adaptation guard alone fires on many of the robot's own blocks while the filter is young.
-        self.near_end = (converged and float(np.dot(ref, ref)) > 1e-6 * n
+        self.near_end = (converged and speaking
                          and err_e > NEAR_END_OVER_RESIDUAL * echo_e / self.erle and err_e > NEAR_END_OF_MIC * mic_e)
         # Near-end speech, for adaptation: the error is well above what the echo estimate leaves at the filter's ERLE.
         if converged and err_e > 8.0 * echo_e / self.erle + 1e-7 * n:

@@ -98,7 +98,7 @@ class DuplexLoop:
         self.asr.clock = lambda: BASE_NS + self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns
         self.outcome = Outcome()
         self.heard_text = ""     # the words that made the last barge-in
-        self.opened: list[dict] = []  # turns opened over the robot in this episode: their double talk, whose
+        self.opened: list[dict] = []  # turns opened over the robot in this episode: double talk, whether the user's
         self.onset: int | None = None  # the user's first sample of speech in this episode
 
     def now_s(self) -> float:
