@@ -167,18 +167,23 @@ def test_a_pause_after_and_does_not_end_the_turn(asr_parts):
     assert len(held) == 1 and {"beach", "lunch"} <= words(held[0]), held
     silence_only = finals(AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms))
     assert len(silence_only) == 2, silence_only
-    # Cut all the same, the second turn can read the first's text before its own (context_gap_ms): it is decoded
-    # as the rest of the sentence, and none of the first turn's words come back in it.
-    asr = StreamingAsr(vad_cls(), recognizer, AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms,
-                                                        context_gap_ms=1000.0))
-    events, contexts = [], []
-    for i in range(0, len(audio), 320):
-        events += asr.push(AudioChunk(audio[i:i + 320], i, 0))
-        if asr._turn is not None:
-            contexts.append(asr._turn.context)
-    first, second = [e.hypothesis.text for e in events + asr.flush() if isinstance(e, TranscriptEvent) and e.is_final]
-    assert set(contexts) == {"", first}  # the first turn had none, the second the first's text
-    assert "lunch" in words(second) and not {"beach", "like"} & words(second), second
+    # Cut all the same, the second turn can read on from the first (context_gap_ms): Whisper hears the first turn's
+    # audio before its own, made to begin with the first's text, and only the rest of the sentence comes back. Or,
+    # with context_audio off, the first turn's text alone is the second's prompt.
+    for context_audio in (True, False):
+        cfg = AsrConfig(partial_interval_ms=0, hold_silence_ms=AsrConfig.end_silence_ms, context_gap_ms=1000.0,
+                        context_audio=context_audio)
+        asr = StreamingAsr(vad_cls(), recognizer, cfg)
+        events, contexts = [], []
+        for i in range(0, len(audio), 320):
+            events += asr.push(AudioChunk(audio[i:i + 320], i, 0))
+            if asr._turn is not None:
+                contexts.append((asr._turn.context, asr._turn.context_audio is not None))
+        first, second = [e.hypothesis for e in events + asr.flush() if isinstance(e, TranscriptEvent) and e.is_final]
+        assert set(contexts) == {("", False), (first.text, context_audio)}, contexts
+        assert second.continues == context_audio
+        assert "lunch" in words(second.text) and not {"beach", "like"} & words(second.text), second.text
+        assert 0.0 <= second.words[0].start_s < 1.0  # timed from the second turn's start, as every turn's words
 
 
 def test_silence_and_noise_produce_no_turn(asr_parts):

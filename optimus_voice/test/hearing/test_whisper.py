@@ -37,3 +37,19 @@ def test_a_domain_prompt_guides_the_decode_without_showing_up_in_it(data_dir):
     assert "optimus" not in prompted.text.lower() and "louder" not in prompted.text.lower()
     assert [w.text for w in prompted.words] == [w.text for w in plain.words]  # this clip reads the same either way
     assert 0.0 <= prompted.words[0].start_s < prompted.words[-1].end_s <= len(audio) / 16000 + 0.05
+
+
+def test_speech_after_a_pause_is_read_on_from_what_was_said_before_it(asr_parts, data_dir):
+    # JFK after his pause, read as what follows "And so my fellow Americans": the decoder hears both audios, is made
+    # to begin with that text, and only what follows comes back, timed from the second audio's start.
+    _, recognizer = asr_parts
+    audio = load_audio(data_dir / "jfk.wav")
+    before, after = audio[:2 * 16000], np.concatenate([audio[2 * 16000:], np.zeros(8000, np.float32)])
+    hyp = recognizer.transcribe_after(before, "And so my fellow Americans,", after)
+    said = [w.text.strip(".,!?").lower() for w in hyp.words]
+    assert hyp.continues and said[:2] == ["ask", "not"] and said[-2:] == ["your", "country"], hyp.text
+    assert not {"fellow", "americans"} & set(said)
+    assert 0.0 <= hyp.words[0].start_s < hyp.words[-1].end_s <= len(after) / 16000 + 0.05
+    assert hyp.words[0].start_s < 1.0  # "ask" is near the second audio's start, not where the first one began
+    # Nothing said after the pause: nothing read on (the caller decodes that audio alone, with its silence checks).
+    assert recognizer.transcribe_after(before, "And so my fellow Americans,", np.zeros(16000, np.float32)) is None

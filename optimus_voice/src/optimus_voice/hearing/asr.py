@@ -26,10 +26,13 @@ from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S, TurnCounter, now_ns
 from optimus_voice.hearing.endpoint import needed_silence_ms, sounds_complete
 from optimus_voice.hearing.vad import WINDOW, SileroVad
-from optimus_voice.hearing.whisper import Hypothesis, WhisperRecognizer
+from optimus_voice.hearing.whisper import Hypothesis, WhisperRecognizer, WordHyp
 
 if TYPE_CHECKING:
     from optimus_voice.hearing.turn_model import SmartTurn, TurnVerdict
+
+
+CONTEXT_MAX_S = 10.0  # at most this much of the previous turn is decoded again before a turn that reads on from it
 
 
 def ms_to_samples(ms: float) -> int:
@@ -58,7 +61,8 @@ class AsrConfig:
     turn_done_above: float = 0.7        # above this, and the text complete: fast_silence_ms
     fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
     unsure_silence_ms: float = 400.0    # silence that ends a turn the text and the voice disagree on
-    context_gap_ms: float = 0.0         # a turn this soon after the previous one reads its text first; 0: never
+    context_gap_ms: float = 0.0         # a turn this soon after the previous one is read on from it; 0: never
+    context_audio: bool = True          # ... from its audio and text (False: from its text alone, as a prompt)
 
 
 CONFIG_HELP = {
@@ -80,8 +84,10 @@ CONFIG_HELP = {
     "turn_done_above": "Turn-model probability above which a complete-sounding turn ends after fast_silence_ms.",
     "fast_silence_ms": "Silence that ends a turn both the text and the turn model call finished (ms).",
     "unsure_silence_ms": "Silence that ends a turn the text and the turn model disagree on (ms).",
-    "context_gap_ms": "A turn whose speech starts within this long of the previous turn's end is decoded with "
-                      "that turn's text as Whisper's previous text (a sentence cut at a pause reads on); 0: never.",
+    "context_gap_ms": "A turn whose speech starts within this long of the previous turn's end is decoded as what "
+                      "follows that turn (a sentence cut at a pause reads on); 0: never.",
+    "context_audio": "Read such a turn on from the previous turn's audio and text (Whisper decodes both, made to "
+                     "begin with the text); false: from its text alone, as Whisper's previous text.",
     "background_partials": "Decode partials on a thread of their own (the recognizer gets a second worker), so "
                            "the final decode at a pause never waits for one; worth it with cores to spare.",
 }
@@ -123,6 +129,16 @@ class TranscriptEvent:
 
 
 @dataclass
+class _Said:
+    """What the previous turn heard, for the turn after it to read on from."""
+
+    start_index: int
+    end_index: int   # end of speech
+    text: str
+    words: list[WordHyp]
+
+
+@dataclass
 class _Turn:
     turn_id: int
     start_index: int
@@ -135,6 +151,8 @@ class _Turn:
     speculative: tuple[int, Hypothesis] | None = None  # (end of speech index, hypothesis) at the current pause
     done: float | None = None  # the turn model's probability, at the current pause, that the user is finished
     context: str = ""          # the previous turn's text, if it ended just before (context_gap_ms)
+    context_audio: np.ndarray | None = None  # the audio that text was heard in, up to this turn's (context_audio)
+    context_said: _Said | None = None        # its words, timed from the start of context_audio
 
 
 _NORM = re.compile(r"[^\w']+")
@@ -181,7 +199,7 @@ class StreamingAsr:
         self._handed_out = 0       # stream index up to which turn audio went to on_speech_audio
         self.last_probability = 0.0
         self.speculative_hits = 0  # finals that reused the decode started at the pause
-        self._last_turn: tuple[int, str] | None = None  # (end of speech index, final text) of the previous turn
+        self._last_turn: _Said | None = None
         # Called with the "ongoing" event of a pause before its speculative decode starts, so other stages (the
         # voice's emotion) can work on the same audio meanwhile instead of after the final transcript.
         self.on_pause: Callable[[VadEvent], None] | None = None
@@ -236,8 +254,10 @@ class StreamingAsr:
             self._speech_audio(self._ref[0], samples)
         self._preroll.append(samples)
         self._preroll_samples += len(samples)
-        # Enough for the preroll, the speech the VAD needs to open a turn, and its reaction time.
-        limit = ms_to_samples(self.cfg.preroll_ms + self.cfg.min_speech_ms + 1000)
+        # Enough for the preroll, the speech the VAD needs to open a turn, and its reaction time; and for the
+        # previous turn, when a turn may read on from it.
+        context_ms = self.cfg.context_gap_ms + CONTEXT_MAX_S * 1000 if self._reads_on() else 0.0
+        limit = ms_to_samples(self.cfg.preroll_ms + self.cfg.min_speech_ms + 1000 + context_ms)
         while self._preroll_samples - len(self._preroll[0]) > limit:
             self._preroll_samples -= len(self._preroll.popleft())
 
@@ -292,9 +312,14 @@ class StreamingAsr:
         self._turn = _Turn(turn_id, start_index, start_ns, [audio[start_index - buffered_from:]],
                            end_index - start_index)
         self._turn.last_partial_at = self._turn.samples
-        if self.cfg.context_gap_ms > 0 and self._last_turn is not None \
-                and speech_index - self._last_turn[0] <= ms_to_samples(self.cfg.context_gap_ms):
-            self._turn.context = self._last_turn[1]
+        if self._reads_on() and self._last_turn is not None \
+                and speech_index - self._last_turn.end_index <= ms_to_samples(self.cfg.context_gap_ms):
+            if self.cfg.context_audio and (said := self._said_before(buffered_from, start_index)) is not None:
+                self._turn.context_said = said
+                self._turn.context = said.text
+                self._turn.context_audio = audio[said.start_index - buffered_from:start_index - buffered_from]
+            else:
+                self._turn.context = self._last_turn.text
         self._silence_run = 0
         self._speech_run = 0
         # The preroll may reach back into the previous turn (Whisper reads a word better with what led up to it);
@@ -302,6 +327,24 @@ class StreamingAsr:
         skip = min(max(0, self._handed_out - start_index), len(self._turn.audio[0]))
         self._speech_audio(start_index + skip, self._turn.audio[0][skip:])
         return VadEvent("start", turn_id, p, start_index, start_ns, double_talk=self._double_talk_since(speech_index))
+
+    def _reads_on(self) -> bool:
+        return self.cfg.context_gap_ms > 0
+
+    def _said_before(self, buffered_from: int, start_index: int) -> _Said | None:
+        """What the previous turn said in the audio before `start_index` that the ring holds (from `buffered_from`):
+        at most CONTEXT_MAX_S of it, cut before a word, with word times from where that audio starts."""
+        said = self._last_turn
+        earliest = max(buffered_from, start_index - ms_to_samples(CONTEXT_MAX_S * 1000))
+        begin, words = said.start_index, said.words
+        if begin < earliest:
+            words = [w for w in words if said.start_index + ms_to_samples(w.start_s * 1000 - 200) >= earliest]
+            begin = said.start_index + ms_to_samples(words[0].start_s * 1000 - 200) if words else start_index
+        if not words or begin >= start_index:
+            return None
+        shift = (begin - said.start_index) / SAMPLE_RATE
+        words = [WordHyp(w.text, w.start_s - shift, w.end_s - shift, w.confidence) for w in words]
+        return _Said(begin, said.end_index, " ".join(w.text for w in words), words)
 
     def _double_talk_since(self, index: int) -> float:
         """Share of the audio from `index` on that the echo canceller judged double talk."""
@@ -342,7 +385,17 @@ class StreamingAsr:
         audio = audio[:speech + trailing]
         if self.cfg.pad_trailing and len(audio) < speech + trailing:
             audio = np.concatenate([audio, np.zeros(speech + trailing - len(audio), np.float32)])
-        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps, previous=t.context)
+        if t.context_audio is not None:
+            hyp = self.recognizer.transcribe_after(t.context_audio, t.context, audio, word_timestamps)
+            if hyp is not None:
+                return hyp
+            # the model heard nothing more, or looped: this turn alone, cold
+        return self.recognizer.transcribe(audio, word_timestamps=word_timestamps, previous=self._prompt())
+
+    def _prompt(self) -> str:
+        """The previous text a decode of this turn alone reads first: the previous turn's, unless this turn reads
+        on from its audio (then partials are decoded cold, as the final is when the model adds nothing)."""
+        return "" if self._turn.context_audio is not None else self._turn.context
 
     def _partial_event(self, hyp: Hypothesis) -> TranscriptEvent:
         t = self._turn
@@ -365,9 +418,9 @@ class StreamingAsr:
         audio = self._turn_audio()  # never changed in place: later audio is appended to the turn as new arrays
         if self._partials is None:
             return [self._partial_event(self.recognizer.transcribe(audio, word_timestamps=False, fallback=False,
-                                                                   previous=t.context))]
+                                                                   previous=self._prompt()))]
         self._pending = self._partials.submit(self.recognizer.transcribe, audio, word_timestamps=False,
-                                              fallback=False, previous=t.context)
+                                              fallback=False, previous=self._prompt())
         return events
 
     def _decoded_partial(self) -> list[TranscriptEvent]:
@@ -388,7 +441,13 @@ class StreamingAsr:
         self._turn = None
         self._pending = None
         self._silence_run = 0
-        self._last_turn = (end_index, hyp.text)
+        self._last_turn = _Said(t.start_index, end_index, hyp.text, hyp.words)
+        if hyp.continues and t.context_said is not None:  # a sentence read on: the next turn may read on from all
+            before = t.context_said
+            shift = (t.start_index - before.start_index) / SAMPLE_RATE
+            words = [*before.words, *(WordHyp(w.text, w.start_s + shift, w.end_s + shift, w.confidence)
+                                      for w in hyp.words)]
+            self._last_turn = _Said(before.start_index, end_index, " ".join(w.text for w in words), words)
         n = len(hyp.text.split())
         return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),
                 TranscriptEvent(t.turn_id, hyp, True, n, t.start_index, t.start_ns, end_ns)]

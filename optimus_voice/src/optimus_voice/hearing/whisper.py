@@ -23,6 +23,7 @@ FALLBACK_WINDOWS_S = (15.0, FULL_WINDOW_S)
 FRAMES_PER_S = 100       # log-mel frames per second
 WINDOW_STEP = 50         # mel windows are whole half seconds
 MAX_NEW_TOKENS = 200
+MAX_DECODER_TOKENS = 448  # Whisper's text context
 MAX_PROMPT_TOKENS = 223  # Whisper keeps at most half its 448-token context for the previous text
 TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
 
@@ -77,6 +78,7 @@ class Hypothesis:
     language: str = "en"
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    continues: bool = False  # read on from text said before it (WhisperRecognizer.transcribe_after)
 
 
 def compression_ratio(text: str) -> float:
@@ -145,7 +147,38 @@ class WhisperRecognizer:
                           no_speech_prob=max(p.no_speech_prob for p in parts),
                           avg_logprob=min(p.avg_logprob for p in parts))
 
-    def _generate(self, samples: np.ndarray, window: int | None, prompt: list[int]) -> tuple:
+    def transcribe_after(self, before: np.ndarray, said: str, samples: np.ndarray,
+                         word_timestamps: bool = True) -> Hypothesis | None:
+        """Text of `samples` heard as the continuation of `before`, audio in which `said` was heard.
+
+        The decoder reads both audios and is made to begin with `said` (Whisper's forced prefix): a sentence the
+        user paused inside is read on from its start instead of cold from the pause. Returns only what follows
+        `said` (word times relative to samples[0]), or None when that is nothing, a loop, or too long for one
+        window: the caller then decodes `samples` alone.
+        """
+        t0 = time.perf_counter()
+        prefix = self._tokens(said.strip().rstrip(".,!?;:"))
+        audio = np.concatenate([before, samples]).astype(np.float32)
+        if not prefix or len(audio) > int((FULL_WINDOW_S - self.window_pad_s) * SAMPLE_RATE):
+            return None
+        encoded, n_frames, tokens, result, degenerate = self._generate(
+            audio, None, [*self.prompt, *prefix], new_for=len(samples))
+        new = tokens[len(prefix):]
+        text = self.tokenizer.decode(new).strip().lstrip(".,!?;:- ").strip()
+        if degenerate or tokens[:len(prefix)] != prefix or not any(c.isalnum() for c in text) \
+                or compression_ratio(text) > 2.4:
+            return None
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        offset_s = len(before) / SAMPLE_RATE
+        words = [w for w in self._words(tokens, encoded, n_frames, word_timestamps, text, skip=len(prefix))
+                 if any(c.isalnum() for c in w.text)]
+        for w in words:
+            w.start_s, w.end_s = max(0.0, w.start_s - offset_s), max(0.0, w.end_s - offset_s)
+        conf = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
+        return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000,
+                          no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob, continues=True)
+
+    def _generate(self, samples: np.ndarray, window: int | None, prompt: list[int], new_for: int = -1) -> tuple:
         """(encoder output, mel frames of speech, text tokens, result, degenerate) for one window length."""
         features = self.model.feature_extractor(samples.astype(np.float32))
         n_frames = min(features.shape[-1], int(len(samples) / SAMPLE_RATE * FRAMES_PER_S) + 1)
@@ -154,16 +187,22 @@ class WhisperRecognizer:
         if features.shape[-1] < window:
             features = np.pad(features, ((0, 0), (0, window - features.shape[-1])))
         encoded = self.model.encode(features)
-        max_new = min(MAX_NEW_TOKENS, int(TOKENS_PER_S * len(samples) / SAMPLE_RATE) + 10)
-        result = self.model.model.generate(
-            encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
-            max_length=len(prompt) + max_new, suppress_blank=True, suppress_tokens=self.suppress)[0]
-        raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
-        tokens = trim_repetition(raw)
         # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
         # to meet you. Hello, it"): signs of a window too short for this audio.
-        degenerate = (len(tokens) < len(raw) or len(result.sequences_ids[0]) >= max_new or has_loop(tokens)
-                      or self._starts_over(tokens))
+        # new_for: samples at the end that are still to be read (the rest has its text forced in the prompt)
+        max_new = min(MAX_NEW_TOKENS, int(TOKENS_PER_S * (len(samples) if new_for < 0 else new_for) / SAMPLE_RATE)
+                      + 10)
+        forced = len(prompt) - prompt.index(self.tokenizer.no_timestamps) - 1  # a forced prefix comes back first
+        # With a forced prefix, CTranslate2 (4.x) stopped sequences at half of max_length (measured): give it
+        # twice the room, and bound the new tokens below instead.
+        max_length = len(prompt) + max_new if not forced else min(MAX_DECODER_TOKENS, 2 * (len(prompt) + max_new))
+        result = self.model.model.generate(
+            encoded, [prompt], beam_size=self.beam_size, return_scores=True, return_no_speech_prob=True,
+            max_length=max_length, suppress_blank=True, suppress_tokens=self.suppress)[0]
+        raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        tokens = raw[:forced] + trim_repetition(raw[forced:])
+        degenerate = (len(tokens) < len(raw) or len(result.sequences_ids[0]) >= forced + max_new
+                      or has_loop(tokens[forced:]) or self._starts_over(tokens[forced:]))
         return encoded, n_frames, tokens, result, degenerate
 
     def _starts_over(self, tokens: list[int], min_tokens: int = 3) -> bool:
@@ -191,16 +230,26 @@ class WhisperRecognizer:
         if ((result.no_speech_prob > self.no_speech_threshold and avg_logprob < self.logprob_threshold)
                 or compression_ratio(text) > 2.4):
             return Hypothesis("", [], 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
-        words: list[WordHyp] = []
-        if word_timestamps and tokens:
-            aligned = self.model.find_alignment(self.tokenizer, [tokens], encoded, n_frames)[0]
-            for w in aligned:
-                word = w["word"].strip()
-                if words and word and not any(c.isalnum() for c in word):  # "?" belongs to the word before
-                    words[-1].text += word
-                elif word:
-                    words.append(WordHyp(word, offset_s + float(w["start"]), offset_s + float(w["end"]),
-                                         float(w["probability"])))
-        else:
-            words = [WordHyp(t, 0.0, 0.0, 0.0) for t in text.split()]
+        words = self._words(tokens, encoded, n_frames, word_timestamps, text)
+        for w in words:
+            w.start_s, w.end_s = w.start_s + offset_s, w.end_s + offset_s
         return Hypothesis(text, words, 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
+
+    def _words(self, tokens: list[int], encoded, n_frames: int, word_timestamps: bool, text: str,
+               skip: int = 0) -> list[WordHyp]:
+        """The words of `text`, timed from the start of the window when word_timestamps (by aligning all of
+        `tokens`, of which the first `skip` are not part of the text)."""
+        if not (word_timestamps and tokens):
+            return [WordHyp(t, 0.0, 0.0, 0.0) for t in text.split()]
+        words: list[WordHyp] = []
+        seen = 0
+        for w in self.model.find_alignment(self.tokenizer, [tokens], encoded, n_frames)[0]:
+            seen += len(w["tokens"])
+            word = w["word"].strip()
+            if seen <= skip or not word:
+                continue
+            if words and not any(c.isalnum() for c in word):  # "?" belongs to the word before
+                words[-1].text += word
+            else:
+                words.append(WordHyp(word, float(w["start"]), float(w["end"]), float(w["probability"])))
+        return words
