@@ -25,6 +25,7 @@ WINDOW_STEP = 50         # mel windows are whole half seconds
 MAX_NEW_TOKENS = 200
 MAX_DECODER_TOKENS = 448  # Whisper's text context
 MAX_PROMPT_TOKENS = 223  # Whisper keeps at most half its 448-token context for the previous text
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's own limit: text that compresses better than this is a loop
 TOKENS_PER_S = 8         # generous for fast speech (about 4 tokens a second is usual): bounds a looping decode
 
 
@@ -166,7 +167,7 @@ class WhisperRecognizer:
         new = tokens[len(prefix):]
         text = self.tokenizer.decode(new).strip().lstrip(".,!?;:- ").strip()
         if degenerate or tokens[:len(prefix)] != prefix or not any(c.isalnum() for c in text) \
-                or compression_ratio(text) > 2.4:
+                or compression_ratio(text) > MAX_COMPRESSION_RATIO:
             return None
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         offset_s = len(before) / SAMPLE_RATE
@@ -187,13 +188,11 @@ class WhisperRecognizer:
         if features.shape[-1] < window:
             features = np.pad(features, ((0, 0), (0, window - features.shape[-1])))
         encoded = self.model.encode(features)
-        # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
-        # to meet you. Hello, it"): signs of a window too short for this audio.
         # new_for: samples at the end that are still to be read (the rest has its text forced in the prompt)
         max_new = min(MAX_NEW_TOKENS, int(TOKENS_PER_S * (len(samples) if new_for < 0 else new_for) / SAMPLE_RATE)
                       + 10)
         forced = len(prompt) - prompt.index(self.tokenizer.no_timestamps) - 1  # a forced prefix comes back first
-        # With a forced prefix, CTranslate2 (4.x) stopped sequences at half of max_length (measured): give it
+        # With a forced prefix, CTranslate2 4.8.5 stopped sequences at half of max_length (measured): give it
         # twice the room, and bound the new tokens below instead.
         max_length = len(prompt) + max_new if not forced else min(MAX_DECODER_TOKENS, 2 * (len(prompt) + max_new))
         result = self.model.model.generate(
@@ -201,6 +200,8 @@ class WhisperRecognizer:
             max_length=max_length, suppress_blank=True, suppress_tokens=self.suppress)[0]
         raw = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
         tokens = raw[:forced] + trim_repetition(raw[forced:])
+        # A loop, a decode that never ended, or one that starts over after its last sentence ("Hello, it's nice
+        # to meet you. Hello, it"): signs of a window too short for this audio.
         degenerate = (len(tokens) < len(raw) or len(result.sequences_ids[0]) >= forced + max_new
                       or has_loop(tokens[forced:]) or self._starts_over(tokens[forced:]))
         return encoded, n_frames, tokens, result, degenerate
@@ -228,7 +229,7 @@ class WhisperRecognizer:
         # Whisper invents text on non-speech and loops on noise: a window it thinks is silence and is unsure of,
         # or text that repeats itself, is dropped.
         if ((result.no_speech_prob > self.no_speech_threshold and avg_logprob < self.logprob_threshold)
-                or compression_ratio(text) > 2.4):
+                or compression_ratio(text) > MAX_COMPRESSION_RATIO):
             return Hypothesis("", [], 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
         words = self._words(tokens, encoded, n_frames, word_timestamps, text)
         for w in words:
