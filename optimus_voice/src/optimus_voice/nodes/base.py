@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 import traceback
 from array import array
@@ -311,8 +312,21 @@ class VoiceNode(LifecycleNode):
         return self._state_machine.current_state[1]
 
 
+def _quiet_interrupts(hook: Callable = sys.unraisablehook) -> Callable:
+    """An unraisable-exception hook that drops a KeyboardInterrupt and passes everything else on."""
+
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            hook(info)
+
+    return unraisable
+
+
 def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> None:
     """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up and exit 0."""
+    # Ctrl-C can land while the garbage collector runs a finalizer (seen in CI: rclpy's Task.__del__ while spin
+    # returned); Python then prints it as a traceback it cannot raise. It is the stop we asked for, not an error.
+    sys.unraisablehook = _quiet_interrupts()
     with ros_context(args):
         node = node_class()
         # One thread: model work (decodes, synthesis, emotion) runs on each node's own worker thread, and the
