@@ -82,8 +82,11 @@ def test_every_node_survives_thousands_of_bad_messages_and_still_works(ros_graph
     rng = random.Random(1234)
     for sent, (topic, msg) in enumerate(random_messages(rng), 1):
         pubs[topic.name].publish(msg)
-        if sent % 200 == 0:
-            time.sleep(0.05)  # a flood, but one the reliable queues can hold
+        # A flood, but one the reliable queues can hold: the event topics keep 50 messages, and a reliable writer
+        # overwrites what its reader has not taken yet, so bursts of 200 lost a varying share (the counts below
+        # ranged 216-502 on one machine).
+        if sent % 40 == 0:
+            time.sleep(0.05)
         if sent >= 3000:
             break
     time.sleep(2.0)
