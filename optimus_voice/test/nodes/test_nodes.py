@@ -10,6 +10,7 @@ from optimus_voice.audio_io.sources import FileSource
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import to_s16le
 from optimus_voice.contract.stamps import from_time, now_ns, to_time
+from std_msgs.msg import Header
 
 
 def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, probe, data_dir):
@@ -55,6 +56,9 @@ def test_asr_node_rejects_bad_frames_and_transcribes_real_speech(ros_graph, prob
     start, end = from_time(transcript.speech_start), from_time(transcript.speech_end)
     assert start < end <= from_time(transcript.header.stamp)
     assert all(start <= from_time(w.start) <= from_time(w.end) for w in transcript.words)
+    # Where the VAD heard the speech begin: after the preroll the turn's audio starts with (600 ms at most).
+    onset = from_time(activity[0].onset)
+    assert start < onset < end and onset - start <= 600_000_000 + 1_000_000, (start, onset, end)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "ünïcødé 🤖 " * 50, "x" * 10000])
@@ -94,6 +98,37 @@ def test_stale_reply_is_never_spoken(ros_graph, probe):
     assert probe.wait_for(lambda: bool(probe.of(topics.SPEECH_REQUEST)), 10)
     time.sleep(0.7)  # past the emotion wait of the old turn: nothing more may come
     assert [r.turn_id for r in probe.of(topics.SPEECH_REQUEST)] == [old + 1]
+
+
+def test_a_turn_that_goes_on_before_the_reply_was_heard_is_answered_whole(ros_graph, probe):
+    """The dialogue node reads the VAD's onset and end stamps and the reply's start from /speech/progress: the user
+    went on 100 ms after the robot began its reply to "what is", so "my name" is answered as "what is my name"."""
+    from optimus_voice.nodes.dialogue_node import DialogueNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, Transcript, VoiceActivity
+
+    dialogue = ros_graph.add(DialogueNode, emotion_wait_ms=0.0)
+    transcripts = probe.publisher(topics.TRANSCRIPT)
+    activity = probe.publisher(topics.VOICE_ACTIVITY)
+    progress = probe.publisher(topics.SPEECH_PROGRESS)
+    assert wait_matched(probe, topics.TRANSCRIPT, dialogue) and wait_matched(probe, topics.VOICE_ACTIVITY, dialogue)
+    assert wait_matched(probe, topics.SPEECH_PROGRESS, dialogue)
+    t0 = now_ns()
+    first, rest = t0 // 1_000_000, t0 // 1_000_000 + 1
+
+    def turn(turn_id, text, onset_ns, end_ns):
+        activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=turn_id, onset=to_time(onset_ns)))
+        activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_END, turn_id=turn_id, speech_end=to_time(end_ns)))
+        transcripts.publish(Transcript(turn_id=turn_id, text=text, is_final=True))
+
+    turn(first, "What is", t0, t0 + 600_000_000)
+    assert probe.wait_for(lambda: any(r.turn_id == first for r in probe.of(topics.SPEECH_REQUEST)), 10)
+    progress.publish(SpeechProgress(header=Header(stamp=to_time(t0 + 900_000_000)), turn_id=first,
+                                    state=SpeechProgress.STARTED))
+    time.sleep(0.3)  # the progress is in before the next turn
+    turn(rest, "my name?", t0 + 1_000_000_000, t0 + 1_500_000_000)
+    assert probe.wait_for(lambda: any(s.user_text == "What is my name?" for s in probe.of(topics.DIALOGUE_STATE)), 10)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "dialogue").get("turns_continued", 0)) == 1, 5)
 
 
 def test_a_forged_future_turn_id_cannot_silence_the_robot(ros_graph, probe):

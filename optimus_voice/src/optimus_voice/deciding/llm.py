@@ -188,6 +188,10 @@ class Conversation:
         elif user.strip() or robot.strip():
             self.exchanges.append([turn_id, user.strip(), robot.strip()])
 
+    def forget(self, turn_id: int) -> None:
+        """Drop the exchange of a turn that a later one went on from: the later one holds all it said."""
+        self.exchanges = deque((e for e in self.exchanges if e[0] != turn_id), maxlen=self.exchanges.maxlen)
+
     def history(self) -> list[dict[str, str]]:
         """The system prompt and the exchanges so far: the start every next request shares (the server keeps it
         in its prompt cache, so a turn only costs its own new words)."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from optimus_voice.contract.health import Health
 from optimus_voice.contract.states import State
+from optimus_voice.deciding.continuation import Continuations
 from optimus_voice.deciding.llm import Conversation
 from optimus_voice.deciding.policy import Policy, Reply
 from optimus_voice.deciding.turn_taking import TurnTaking
@@ -82,6 +83,7 @@ class DialogueConfig:
     llm: bool = False                   # a language model answers the llm_intents
     llm_intents: tuple[str, ...] = ("unknown", "small_talk")
     prepare_replies: bool = True        # prepare the reply at the user's first pause
+    continue_within_s: float = 1.5      # a turn this soon after the last, before its answer was heard, goes on from it
 
 
 @dataclass
@@ -139,6 +141,7 @@ class DialogueManager:
         self._llm: dict[int, _LlmReply] = {}   # turn -> the model's reply to it
         self._jobs = itertools.count(1)
         self._paused: set[int] = set()          # turns at a pause: their next partial is the speculative final
+        self.continuations = Continuations(self.config.continue_within_s)
 
     def conversation_of(self, voice_id: str = "") -> Conversation:
         return self.conversations.setdefault(voice_id, Conversation())
@@ -155,6 +158,7 @@ class DialogueManager:
         self.turns.echo_free_s = config.barge_in_echo_free_s
         self.turns.double_talk = config.barge_in_double_talk
         self.turns.echo_overlap = config.echo_overlap
+        self.continuations.within_s = config.continue_within_s
 
     @property
     def busy(self) -> bool:
@@ -167,14 +171,18 @@ class DialogueManager:
 
     # -- events ----------------------------------------------------------------------------------------------
     def voice_activity(self, turn_id: int, started: bool, ended: bool, now_s: float, paused: bool = False,
-                       double_talk: float = 0.0) -> list[Out]:
+                       double_talk: float = 0.0, at_s: float | None = None) -> list[Out]:
+        """A turn opened, paused or ended. `at_s`: capture time (s) of its speech onset (started) or end (ended),
+        which says whether it goes on from the turn before (deciding.continuation)."""
         if started:
+            self.continuations.started(turn_id, at_s)
             speaking_turn = self.turns.speaking_turn
             self.turns.user_started(turn_id, now_s, double_talk)
             if self.turns.check_sustained(now_s):  # heard over the robot's voice: no need to wait for the tick
                 return self._barge_in(speaking_turn, self.turns.stopped_by)
         elif ended:
             self.turns.user_stopped(turn_id)
+            self.continuations.ended(turn_id, at_s)
         if paused:
             self._paused.add(turn_id)
         return []
@@ -194,7 +202,7 @@ class DialogueManager:
             out = self._barge_in(speaking_turn, "words") if self.turns.heard(turn_id, text, voice_id) else []
             if turn_id in self._paused:
                 self._paused.discard(turn_id)
-                out += self._prepare(turn_id, text)
+                out += self._prepare(turn_id, self._whole(turn_id, text, voice_id))
             else:
                 self._unprepared.pop(turn_id, None)  # the user went on after the pause
             return out
@@ -207,6 +215,11 @@ class DialogueManager:
         elif not text.strip():
             self.turns.nothing_to_say(turn_id)
         else:
+            text = self._whole(turn_id, text, voice_id)
+            self.continuations.answered(turn_id, text, voice_id)
+            if (before := self.continuations.joined_to(turn_id)) is not None:
+                self.health.count("turns_continued")
+                self.conversation_of(voice_id).forget(before)  # its answer was cut short, and is answered now
             self.user_text = text
             self._heard[turn_id] = text  # for the conversation context, with what the robot says back
             for old in sorted(self._heard)[:-HEARD_KEPT]:
@@ -227,15 +240,18 @@ class DialogueManager:
         text = self._unprepared.pop(turn_id, None)
         return self._prepare_reply(turn_id, text, label) if text is not None else []
 
-    def progress(self, turn_id: int, state: str, spoken_text: str) -> list[Out]:
-        """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played."""
+    def progress(self, turn_id: int, state: str, spoken_text: str, at_s: float | None = None) -> list[Out]:
+        """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played
+        (`at_s`: the progress's stamp, in seconds of the capture clock)."""
         if state == "started":
             self.turns.speech_started(turn_id)
+            self.continuations.reply_started(turn_id, at_s)
         elif state in ("done", "interrupted"):
             self.robot_text = spoken_text
             self.policy.spoken(spoken_text)  # "repeat that" repeats what was heard, not what was planned
             conversation = self.conversation_of(self._voices.get(turn_id, ""))
-            conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
+            if not self.continuations.is_continued(turn_id):  # else the later turn's exchange holds it
+                conversation.spoken(turn_id, self._heard.get(turn_id, ""), spoken_text)
             self.turns.speech_ended(turn_id)
             if self.config.llm:
                 return [WarmLlm(conversation.history())]
@@ -313,6 +329,10 @@ class DialogueManager:
                                                       expression=expression))
 
     # -- decisions -------------------------------------------------------------------------------------------
+    def _whole(self, turn_id: int, text: str, voice_id: str) -> str:
+        """The turn's text, or the previous turn's and its own when it goes on from it."""
+        return self.continuations.whole(turn_id, text, voice_id, lambda words: bool(self.policy.action_of(words)))
+
     def _prepare(self, turn_id: int, text: str) -> list[Out]:
         """The speculative final of a turn that has the floor: prepare its reply (the model's, if it is chat)."""
         if not self.config.prepare_replies or not text.strip() or turn_id != self.turns.turn_id \
@@ -375,6 +395,8 @@ class DialogueManager:
     def _act(self, turn_id: int, reply: Reply) -> list[Out]:
         self.intent = reply.intent
         self.turns.speaking(turn_id, reply.text, self._voices.get(turn_id, ""))
+        if reply.action:
+            self.continuations.acted(turn_id)
         out: list[Out] = []
         if reply.action == "stop":
             out.append(Stop(self.turns.speaking_turn))

@@ -138,6 +138,10 @@ class Policy:
         """The intent of `text`, without answering it (nothing is remembered)."""
         return self._intent(text)[0]
 
+    def action_of(self, text: str) -> str:
+        """The action (stop, volume, rate ...) that `text` asks for, "" for none (nothing is remembered)."""
+        return self.intents.get(self.classify(text), {}).get("action", "")
+
     def respond(self, text: str, emotion: str = "neutral", mood: float = 0.0,
                 now: dt.datetime | None = None, voice_id: str = "", commit: bool = True) -> Reply:
         """The reply to `text`. With commit=False it is only a preview (a reply prepared while the turn may still

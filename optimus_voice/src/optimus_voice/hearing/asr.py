@@ -104,6 +104,7 @@ class VadEvent:
     end_ns: int = 0
     # "start": share of the speech that opened the turn in which the echo canceller heard a voice over the robot's
     double_talk: float = 0.0
+    onset_ns: int = 0  # "start": where the VAD heard the speech begin (start_ns is earlier by the preroll)
 
 
 @dataclass
@@ -326,7 +327,8 @@ class StreamingAsr:
         # the turn's audio is handed out from where the previous turn's ended, so none is handed out twice.
         skip = min(max(0, self._handed_out - start_index), len(self._turn.audio[0]))
         self._speech_audio(start_index + skip, self._turn.audio[0][skip:])
-        return VadEvent("start", turn_id, p, start_index, start_ns, double_talk=self._double_talk_since(speech_index))
+        return VadEvent("start", turn_id, p, start_index, start_ns, double_talk=self._double_talk_since(speech_index),
+                        onset_ns=self.stamp(speech_index))
 
     def _reads_on(self) -> bool:
         return self.cfg.context_gap_ms > 0

@@ -183,7 +183,8 @@ class AsrNode(VoiceNode):
                 header=self.header(event.end_ns or event.start_ns), event=kind, turn_id=event.turn_id,
                 probability=event.probability, speech_start=to_time(event.start_ns),
                 speech_end=to_time(event.end_ns), start_sample_index=event.start_index,
-                end_sample_index=event.end_index, voice_id=voice_id, double_talk=event.double_talk))
+                end_sample_index=event.end_index, voice_id=voice_id, double_talk=event.double_talk,
+                onset=to_time(event.onset_ns)))
             self.health.count(f"vad_{event.kind}")
             return
         hyp = event.hypothesis

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 
-from optimus_voice.contract import topics
+from optimus_voice.contract import stamps, topics
 from optimus_voice.contract.states import State
 from optimus_voice.deciding.llm import LlmConfig, LlmEvent, LlmWorker
 from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop, WarmLlm
@@ -25,6 +25,12 @@ def default_intents_path() -> str:
 
 TICK_S = 0.05
 PROGRESS = {1: "started", 2: "speaking", 3: "done", 4: "interrupted"}  # SpeechProgress states
+
+
+def _seconds(t) -> float | None:
+    """A message time in seconds; None for an unset one (zero)."""
+    ns = stamps.from_time(t)
+    return ns / 1e9 if ns else None
 
 
 class DialogueNode(VoiceNode):
@@ -59,6 +65,10 @@ class DialogueNode(VoiceNode):
         Param("prepare_replies", True,
               "At the user's first pause, send the likely reply to be synthesized (ACTION_PREPARE) and ask the "
               "language model, so the answer is ready when the turn ends; false: only once the turn is over."),
+        Param("continue_within_ms", 1500.0,
+              "A turn whose speech begins this soon after the previous turn's ended, before the user could have "
+              "heard the reply to it, goes on from it: the reply answers both as one sentence; 0: never.",
+              0.0, 10000.0),
         Param("echo_overlap", 0.6,
               "Share of heard words found in the robot's own reply above which they count as its echo.", 0.0, 1.0),
     )
@@ -80,7 +90,8 @@ class DialogueNode(VoiceNode):
             barge_in_echo_free_s=self.param("barge_in_echo_free_ms") / 1000,
             barge_in_double_talk=self.param("barge_in_double_talk"),
             llm=bool(self.param("llm_url")), llm_intents=tuple(self.param("llm_intents")),
-            prepare_replies=self.param("prepare_replies"))
+            prepare_replies=self.param("prepare_replies"),
+            continue_within_s=self.param("continue_within_ms") / 1000)
 
     def configure_stage(self) -> None:
         policy = Policy(self.param("intents_path") or default_intents_path(), self.param("intent_threshold"),
@@ -146,10 +157,11 @@ class DialogueNode(VoiceNode):
     # -- inputs ----------------------------------------------------------------------------------------------
     def on_voice_activity(self, msg) -> None:
         if self.turn_ok(msg.turn_id):
-            self._handle(self.manager.voice_activity(msg.turn_id, msg.event == msg.SPEECH_START,
-                                                     msg.event == msg.SPEECH_END, time.monotonic(),
+            start, end = msg.event == msg.SPEECH_START, msg.event == msg.SPEECH_END
+            self._handle(self.manager.voice_activity(msg.turn_id, start, end, time.monotonic(),
                                                      paused=msg.event == msg.SPEECH_ONGOING,
-                                                     double_talk=msg.double_talk))
+                                                     double_talk=msg.double_talk,
+                                                     at_s=_seconds(msg.onset if start else msg.speech_end)))
 
     def on_transcript(self, msg) -> None:
         if self.turn_ok(msg.turn_id):
@@ -170,7 +182,8 @@ class DialogueNode(VoiceNode):
         self.health.set_value("microphone_echo_free", msg.data)
 
     def on_progress(self, msg) -> None:
-        self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text))
+        self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text,
+                                           _seconds(msg.header.stamp)))
 
     def _tick(self) -> None:
         if not self.active or self.manager is None:
