@@ -98,6 +98,16 @@ def _name_clips(turns: list[dict], activity: list, clips: list, spans: list[tupl
                 break
 
 
+def _answered_as(turns: list[dict], states: list) -> None:
+    """Each turn gets what the dialogue answered it as (`answered_as`, from /dialogue/state), and `continues`
+    when that was the previous turn's words and its own (deciding.continuation)."""
+    answered = {m.turn_id: m.user_text for m in states if m.user_text}
+    for turn in turns:
+        turn["answered_as"] = answered.get(turn["turn_id"], "")
+        turn["continues"] = turn["answered_as"].strip() != turn.get("heard", "").strip() \
+            and turn["answered_as"].endswith(turn.get("heard", "").strip())
+
+
 def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = None, record: Path | None = None,
         repeat: int = 1, echo=print, llm: str = "off", overrides: dict | None = None) -> dict:
     """Run the graph on the clips; return per-turn latencies, their p50/p95, and each node's CPU and memory.
@@ -144,6 +154,11 @@ def run(clips: list[str | Path], pause_s: float = 4.0, log_dir: Path | None = No
     per_clip = Counter(t["clip_index"] for t in turns if "clip_index" in t)
     names = {t["clip_index"]: t["clip"] for t in turns if "clip_index" in t}
     result["clips_cut"] = [names[i] for i, n in sorted(per_clip.items()) if n > 1]
+    _answered_as(turns, probe.of(topics.DIALOGUE_STATE))
+    # A cut clip whose later pieces went on from the first was answered as a whole, after a reply cut short.
+    result["clips_answered_in_pieces"] = [
+        names[i] for i, n in sorted(per_clip.items())
+        if n > 1 and sum(not t["continues"] for t in turns if t.get("clip_index") == i) > 1]
     half = len(turns) // 2  # latency stability: the first half of the turns against the second
     result["voice_to_voice_halves_p50_ms"] = [
         turn_timing.percentiles([t["first_audio"] for t in part if "first_audio" in t])["p50"]

@@ -36,6 +36,8 @@ def cmd_e2e(ns: argparse.Namespace) -> int:
         print(f"  {name:10s} CPU idle {r['cpu_idle_pct']}%  active {r['cpu_active_pct']}%  "
               f"RSS max {r['rss_max_mb']} MB (fifths of the run {r['rss_fifths_mb']} MB)")
     print(f"clips cut into more than one turn: {', '.join(result['clips_cut']) or 'none'}")
+    print("of those, answered in pieces (not as one sentence): "
+          f"{', '.join(result['clips_answered_in_pieces']) or 'none'}")
     print(f"voice to voice p50, first and second half of the turns: {result['voice_to_voice_halves_p50_ms']} ms; "
           f"problem counters: {result['node_counters'] or 'none'}")
     print(f"session bag: {result['session_bag']} (optimus-voice report BAG draws its timeline)")
