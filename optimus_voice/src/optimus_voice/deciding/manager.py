@@ -242,7 +242,7 @@ class DialogueManager:
 
     def progress(self, turn_id: int, state: str, spoken_text: str, at_s: float | None = None) -> list[Out]:
         """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played
-        (`at_s`: the progress's stamp, in seconds of the capture clock)."""
+        (`at_s`: the progress's stamp in seconds, on the ROS clock the capture stamps use too)."""
         if state == "started":
             self.turns.speech_started(turn_id)
             self.continuations.reply_started(turn_id, at_s)
