@@ -148,9 +148,11 @@ def tune(utterances: list[Utterance], cfg: AsrConfig) -> tuple[AsrConfig, dict]:
     longer than the text rule alone does (then the lowest mean latency)."""
     budget = outcome(utterances, rule(cfg, False))["latency_mean_ms"]
     best = None
+    # Silences in whole VAD windows (32 ms): the recognizer counts silence by windows, so 400 ms waits 416.
     for hold_below, done_above, fast, unsure in itertools.product(
             (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5), (0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-            (64.0, 96.0, 128.0, 160.0, 192.0, 256.0), (256.0, 320.0, 400.0, 500.0, 640.0, 800.0)):
+            (64.0, 96.0, 128.0, 160.0, 192.0, 224.0, 256.0),
+            (256.0, 288.0, 320.0, 352.0, 384.0, 416.0, 448.0, 512.0, 640.0, 800.0)):
         if done_above < hold_below or fast > unsure:
             continue
         trial = replace(cfg, turn_hold_below=hold_below, turn_done_above=done_above, fast_silence_ms=fast,
