@@ -65,16 +65,31 @@ def test_a_turn_after_the_answer_was_heard_stands_alone(dialogue):
     assert alone.intent == "no_name" and "turns_continued" not in dialogue.health.counters
 
 
-@pytest.mark.parametrize("case", ["other voice", "too late", "switched off", "command", "after a command"])
+@pytest.mark.parametrize("case", ["other voice", "too late", "switched off", "command", "after a command",
+                                  "unstamped reply"])
 def test_other_voices_late_turns_and_commands_are_never_joined(policy, case):
     dm = DialogueManager(policy, DialogueConfig(continue_within_s=0.0 if case == "switched off" else 1.5), Health())
     first = "turn it up" if case == "after a command" else FIRST
     turn(dm, 1, first, 0.2, 1.0, voice="voice_1")
+    if case == "unstamped reply":  # a speaker of the robot's own that does not stamp its progress: heard, maybe
+        dm.progress(1, "started", "")
     second = "stop" if case == "command" else REST
-    start = 2.6 if case == "too late" else 1.2  # the robot had not started its answer in either case
+    start = 2.6 if case == "too late" else 1.2  # the robot had not started its answer (as far as it can tell)
     voice = "voice_2" if case == "other voice" else "voice_1"
     out = turn(dm, 2, second, start, start + 0.6, voice=voice)
     assert dm.snapshot().user_text == second
     assert "turns_continued" not in dm.health.counters
     if case != "command":
         assert [s.intent for s in says(out)] == ["no_name"]
+
+
+def test_the_whole_is_prepared_at_the_pause_and_a_command_at_the_end_stands_alone(dialogue):
+    turn(dialogue, 1, FIRST, 0.2, 1.0)
+    dialogue.voice_activity(2, True, False, 1.4, at_s=1.2)
+    dialogue.voice_activity(2, False, False, 1.9, paused=True)
+    dialogue.transcript(2, REST, final=False, now_s=2.0)
+    (early,) = dialogue.emotion_so_far(2, "neutral")
+    assert early.prepare and early.intent == "no_name"  # the reply to the whole sentence is prepared
+    dialogue.voice_activity(2, False, True, 2.6, at_s=2.4)
+    dialogue.transcript(2, "stop", final=True, now_s=2.7)  # the user went on, and it ended as a command
+    assert dialogue.snapshot().user_text == "stop"

@@ -14,6 +14,7 @@ Times are capture times in seconds (message stamps), so a replayed bag gives the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,8 +61,9 @@ class Continuations:
         t.text, t.voice_id = text, voice_id
 
     def reply_started(self, turn_id: int, at_s: float | None) -> None:
+        """The reply to `turn_id` began to play at `at_s`; unstamped (None), it counts as heard long ago."""
         if (t := self._turns.get(turn_id)) is not None and t.reply_from_s is None:
-            t.reply_from_s = at_s
+            t.reply_from_s = at_s if at_s is not None else -math.inf
 
     def acted(self, turn_id: int) -> None:
         if (t := self._turns.get(turn_id)) is not None:
@@ -78,8 +80,11 @@ class Continuations:
     def whole(self, turn_id: int, text: str, voice_id: str, acts: Callable[[str], bool]) -> str:
         """The text to answer turn `turn_id` with: its own, or the previous answered turn's and its own when it goes
         on from that one. `acts(text)`: whether those words ask for an action (asked only when it matters)."""
-        if turn_id in self._joined:
-            return f"{self._turns[self._joined[turn_id]].text} {text.strip()}"
+        if turn_id in self._joined:  # decided at its pause; its final may have turned into a command
+            if not acts(text):
+                return f"{self._turns[self._joined[turn_id]].text} {text.strip()}"
+            del self._joined[turn_id]
+            return text
         t = self._turns.get(turn_id)
         before = max((b for b, p in self._turns.items() if b < turn_id and p.text), default=None)
         if t is None or t.onset_s is None or before is None or not self.within_s or not text.strip():
