@@ -71,7 +71,7 @@ def test_other_voices_late_turns_and_commands_are_never_joined(policy, case):
     dm = DialogueManager(policy, DialogueConfig(continue_within_s=0.0 if case == "switched off" else 1.5), Health())
     first = "turn it up" if case == "after a command" else FIRST
     turn(dm, 1, first, 0.2, 1.0, voice="voice_1")
-    if case == "unstamped reply":  # a speaker of the robot's own that does not stamp its progress: heard, maybe
+    if case == "unstamped reply":  # a progress message without a stamp: the reply may have been heard
         dm.progress(1, "started", "")
     second = "stop" if case == "command" else REST
     start = 2.6 if case == "too late" else 1.2  # the robot had not started its answer (as far as it can tell)

@@ -61,7 +61,7 @@ class Continuations:
         t.text, t.voice_id = text, voice_id
 
     def reply_started(self, turn_id: int, at_s: float | None) -> None:
-        """The reply to `turn_id` began to play at `at_s`; unstamped (None), it counts as heard long ago."""
+        """The reply to `turn_id` began to play at `at_s`; without a stamp (None) it counts as heard long ago."""
         if (t := self._turns.get(turn_id)) is not None and t.reply_from_s is None:
             t.reply_from_s = at_s if at_s is not None else -math.inf
 
