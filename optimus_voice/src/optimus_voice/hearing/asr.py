@@ -345,7 +345,7 @@ class StreamingAsr:
         if not words or begin >= start_index:
             return None
         shift = (begin - said.start_index) / SAMPLE_RATE
-        words = [WordHyp(w.text, w.start_s - shift, w.end_s - shift, w.confidence) for w in words]
+        words = [w.shifted(-shift) for w in words]
         return _Said(begin, said.end_index, " ".join(w.text for w in words), words)
 
     def _double_talk_since(self, index: int) -> float:
@@ -447,8 +447,7 @@ class StreamingAsr:
         if hyp.continues and t.context_said is not None:  # a sentence read on: the next turn may read on from all
             before = t.context_said
             shift = (t.start_index - before.start_index) / SAMPLE_RATE
-            words = [*before.words, *(WordHyp(w.text, w.start_s + shift, w.end_s + shift, w.confidence)
-                                      for w in hyp.words)]
+            words = [*before.words, *(w.shifted(shift) for w in hyp.words)]
             self._last_turn = _Said(before.start_index, end_index, " ".join(w.text for w in words), words)
         n = len(hyp.text.split())
         return [VadEvent("end", t.turn_id, self.last_probability, t.start_index, t.start_ns, end_index, end_ns),

@@ -69,6 +69,10 @@ class WordHyp:
     end_s: float
     confidence: float
 
+    def shifted(self, by_s: float) -> WordHyp:
+        """The same word timed from elsewhere: its times moved by `by_s`, never before 0."""
+        return WordHyp(self.text, max(0.0, self.start_s + by_s), max(0.0, self.end_s + by_s), self.confidence)
+
 
 @dataclass
 class Hypothesis:
@@ -80,6 +84,17 @@ class Hypothesis:
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
     continues: bool = False  # read on from text said before it (WhisperRecognizer.transcribe_after)
+
+
+def _confidence(words: list[WordHyp], word_timestamps: bool) -> float:
+    """Mean word probability (0 without word timestamps: the alignment gives the probabilities)."""
+    return float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
+
+
+def _avg_logprob(result, tokens: list[int]) -> float:
+    """Whisper's average log-probability per token (the end of text counted), from CTranslate2's length-normalized
+    score."""
+    return result.scores[0] * len(tokens) / (len(tokens) + 1)
 
 
 def compression_ratio(text: str) -> float:
@@ -143,8 +158,7 @@ class WhisperRecognizer:
                  for i in range(0, max(1, len(samples)), piece)]
         words = [w for p in parts for w in p.words]
         text = " ".join(p.text for p in parts if p.text)
-        conf = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
-        return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000,
+        return Hypothesis(text, words, _confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
                           no_speech_prob=max(p.no_speech_prob for p in parts),
                           avg_logprob=min(p.avg_logprob for p in parts))
 
@@ -169,15 +183,12 @@ class WhisperRecognizer:
         if degenerate or tokens[:len(prefix)] != prefix or not any(c.isalnum() for c in text) \
                 or compression_ratio(text) > MAX_COMPRESSION_RATIO:
             return None
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         offset_s = len(before) / SAMPLE_RATE
-        words = [w for w in self._words(tokens, encoded, n_frames, word_timestamps, text, skip=len(prefix))
-                 if any(c.isalnum() for c in w.text)]
-        for w in words:
-            w.start_s, w.end_s = max(0.0, w.start_s - offset_s), max(0.0, w.end_s - offset_s)
-        conf = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
-        return Hypothesis(text, words, conf, (time.perf_counter() - t0) * 1000,
-                          no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob, continues=True)
+        words = [w.shifted(-offset_s) for w in self._words(tokens, encoded, n_frames, word_timestamps, text,
+                                                           skip=len(prefix)) if any(c.isalnum() for c in w.text)]
+        return Hypothesis(text, words, _confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
+                          no_speech_prob=result.no_speech_prob, avg_logprob=_avg_logprob(result, tokens),
+                          continues=True)
 
     def _generate(self, samples: np.ndarray, window: int | None, prompt: list[int], new_for: int = -1) -> tuple:
         """(encoder output, mel frames of speech, text tokens, result, degenerate) for one window length."""
@@ -225,15 +236,13 @@ class WhisperRecognizer:
             encoded, n_frames, tokens, result, degenerate = self._generate(samples, int(window_s * FRAMES_PER_S),
                                                                            prompt)
         text = self.tokenizer.decode(tokens).strip()
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        avg_logprob = _avg_logprob(result, tokens)
         # Whisper invents text on non-speech and loops on noise: a window it thinks is silence and is unsure of,
         # or text that repeats itself, is dropped.
         if ((result.no_speech_prob > self.no_speech_threshold and avg_logprob < self.logprob_threshold)
                 or compression_ratio(text) > MAX_COMPRESSION_RATIO):
             return Hypothesis("", [], 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
-        words = self._words(tokens, encoded, n_frames, word_timestamps, text)
-        for w in words:
-            w.start_s, w.end_s = w.start_s + offset_s, w.end_s + offset_s
+        words = [w.shifted(offset_s) for w in self._words(tokens, encoded, n_frames, word_timestamps, text)]
         return Hypothesis(text, words, 0.0, 0.0, no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
 
     def _words(self, tokens: list[int], encoded, n_frames: int, word_timestamps: bool, text: str,
