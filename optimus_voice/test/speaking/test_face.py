@@ -10,6 +10,11 @@ def test_lip_sync_follows_the_clock_and_stops_with_the_voice():
     ms = 1_000_000
     lips.add([TimedViseme(7, "PP", "m", 0, 100 * ms, 0), TimedViseme(7, "aa", "a", 100 * ms, 250 * ms, 1600),
               TimedViseme(7, "sil", " ", 250 * ms, 900 * ms, 4000)])
+    # In a gap (here before the first shape), the mouth rests until the next shape: the first entry is now's.
+    gap = lips.window(-30 * ms, horizon_s=0.2)
+    assert [(v.viseme, v.start_ns, v.end_ns, v.sample_index) for v in gap[:2]] == [("sil", -30 * ms, 0, 0),
+                                                                                 ("PP", 0, 100 * ms, 0)]
+    assert lips.window(-300 * ms, horizon_s=0.2) == [], "nothing due within the horizon: no command to move"
     assert lips.current(50 * ms) == "PP" and lips.current(120 * ms) == "aa"
     assert [v.viseme for v in lips.window(120 * ms, horizon_s=0.2)] == ["aa", "sil"]
     lips.drop(7)

@@ -67,10 +67,18 @@ class LipSync:
         self._visemes = [v for v in self._visemes if turn_id is not None and v.turn_id != turn_id]
 
     def window(self, now_ns: int, horizon_s: float = 0.5) -> list[TimedViseme]:
-        """The viseme being heard now and those starting within horizon_s; older ones are forgotten."""
+        """The viseme being heard now and those starting within horizon_s; older ones are forgotten.
+
+        The first entry is always the shape of now. Between two pieces of speech (or before the first) nothing
+        plays, so the list opens with a rest ("sil") from now until the next shape; its sample index is the
+        next one's, since the output stream does not advance while it is silent."""
         self._visemes = [v for v in self._visemes if v.end_ns > now_ns]
         horizon = now_ns + int(horizon_s * 1e9)
-        return [v for v in self._visemes if v.start_ns <= horizon]
+        ahead = [v for v in self._visemes if v.start_ns <= horizon]
+        if ahead and ahead[0].start_ns > now_ns:
+            first = ahead[0]
+            ahead.insert(0, TimedViseme(first.turn_id, "sil", "", now_ns, first.start_ns, first.sample_index))
+        return ahead
 
     def current(self, now_ns: int) -> str:
         return next((v.viseme for v in self._visemes if v.start_ns <= now_ns < v.end_ns), "sil")
