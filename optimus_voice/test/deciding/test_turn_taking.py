@@ -30,7 +30,7 @@ def speaking_robot(text="I can chat with you and tell you the time and the date"
     return tt
 
 
-@pytest.mark.parametrize("heard", ["yeah", "mm-hm", "okay right", "", "tell you the time"])
+@pytest.mark.parametrize("heard", ["yeah", "mm-hm", "okay right", "", "tell you the time", "All right.", "Er, um."])
 def test_backchannels_coughs_and_the_robots_own_voice_do_not_interrupt(heard):
     from optimus_voice.contract.states import State
 
@@ -117,6 +117,12 @@ def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough(
     final.canceller = True
     final.user_started(2, 10.0)
     assert final.user_finished(2, "wait, stop talking") == (True, True)
+    # Nor does duration alone: the robot's own voice, garbled, can go on for as long as it speaks.
+    long = speaking_robot()
+    long.canceller = True
+    long.user_started(2, 10.0)
+    assert not long.check_sustained(20.0)
+    assert long.heard(2, "wait, stop") is False and long.heard(2, "wait, stop talking")
     for converged in (True, False):
         one = speaking_robot()
         one.canceller, one.echo_free = converged, converged  # converged, or no canceller at all

@@ -11,7 +11,7 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   canceller heard at least the `double_talk` share of the speech that opened the turn as a voice over the robot's
   (the linear filter's error far above the echo it leaves at its measured ERLE); while a canceller runs but has
   not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
-  words, so two partials in a row (or the final) must show the interruption;
+  words, so two partials in a row (or the final) must show the interruption, and duration alone never does;
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
@@ -21,6 +21,7 @@ converged (or without it), the robot's voice reaches the ASR, and its words are 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from optimus_voice.common.words import words
@@ -28,10 +29,15 @@ from optimus_voice.contract.states import State
 
 BACKCHANNELS = frozenset([
     "yeah", "yes", "yep", "yup", "ok", "okay", "mhm", "mmhm", "mhmm", "mm", "mmm", "hmm", "mmhmm", "uh", "huh",
-    "uhhuh", "uhuh", "right", "sure", "oh", "ah", "aha", "wow", "cool", "nice", "i", "see", "alright"
+    "uhhuh", "uhuh", "right", "sure", "oh", "ah", "aha", "wow", "cool", "nice", "i", "see", "alright",
+    "er", "erm", "um", "umm", "uhm", "hm",  # fillers hold the floor no more than a backchannel takes it
 ])
+_ALL_RIGHT = re.compile(r"\ball right\b")
+
+
 def _words(text: str) -> list[str]:
-    return words(text.replace("-", ""))  # "mm-hm", "uh-huh" are one backchannel each
+    # "mm-hm", "uh-huh" and "all right" are one backchannel each
+    return words(_ALL_RIGHT.sub("alright", text.lower().replace("-", "")))
 
 
 def classify_interruption(text: str, robot_text: str, echo_overlap: float = 0.6) -> str:
@@ -117,9 +123,13 @@ class TurnTaking:
 
     def check_sustained(self, now_s: float) -> bool:
         """True if a candidate has talked over the robot for sustained_s (echo_free_s while the microphone is free
-        of the robot's voice, nothing more when the canceller heard it as double talk) with nothing against it:
-        stop now."""
+        of the robot's voice, nothing more when the canceller heard it as double talk; never while a canceller
+        converges) with nothing against it: stop now."""
         c = self.candidate
+        if self.canceller and not self.echo_free:
+            # A canceller still learning lets the robot's garbled voice open turns that no words mark as its own
+            # (the duplex bench's false stops while converging): only words can interrupt until it has converged.
+            return False
         heard_over = self.echo_free and c is not None and 0 < self.double_talk <= c.double_talk
         # A turn in which the canceller heard no double talk at all is likely its residual echo: the long wait.
         unmarked = self.unmarked_waits and c is not None and c.double_talk == 0.0
