@@ -39,7 +39,8 @@ DELAY_WINDOW_S = 2.0        # audio the delay is measured on
 MAX_DELAY_S = 0.5           # longest speaker-to-microphone delay looked for
 MIN_CONVERGE_S = 2.0        # of the robot's voice before the canceller may call itself converged
 MIN_MEASURED_ERLE_DB = 8.0  # echo removed, as measured over the last 2 s or so, to call itself converged
-PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, is an echo path change
+PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, may be an echo path change...
+PATH_CHANGE_CORRELATION = 0.75  # ... if the error's loudness follows the echo estimate's (not a talker's)
 DELAY_SHARPNESS = 8.0       # GCC-PHAT peaks below this are no measurement (see correlation.gcc_phat)
 NEAR_END_OVER_RESIDUAL = 100.0  # 20 dB: error over the filter's predicted residual echo, in a block of double talk
 NEAR_END_OF_MIC = 10 ** -1.5    # -15 dB: ... and at least this share of the microphone's energy
@@ -75,6 +76,7 @@ class EchoStats:
     delay_ms: float | None = None    # measured speaker-to-microphone delay beyond the stamps, once the robot spoke
     delay_sharpness: float = 0.0     # how clear that measurement was
     delay_shifts: int = 0            # times the reference was moved onto a measured delay
+    path_changes: int = 0            # times the filter learnt the echo path anew (it changed, or a beam turned)
     reference_active: bool = False   # the robot's voice is in the reference now
     converged: bool = False          # the robot's voice is cancelled (>= 10 dB, and 8 dB measured; lost under 6 dB)
     cpu_ms_per_s: float = 0.0        # processing time per second of audio (10 = 1% of a core)
@@ -271,6 +273,7 @@ class EchoCanceller:
                 blocks.append(self._cancel(block, r))
                 double_talk[i * BLOCK:(i + 1) * BLOCK] = self._linear.near_end
             out = np.concatenate(blocks)
+            self.stats.path_changes = self._linear.path_changes
         if self._webrtc is not None:
             out = self._webrtc.process(out, ref)
         self._measure(mic, ref, out)
@@ -387,12 +390,14 @@ class LinearEchoFilter:
         self.near_end = False  # the last block held a voice over the robot's (for barge-in; see process)
         self.double_talk_blocks = 0
         self._double_talk_run = 0  # blocks in a row that looked like double talk
+        self._run_energies: deque[tuple[float, float]] = deque(maxlen=PATH_CHANGE_BLOCKS)  # (echo, error) of them
         self.path_changes = 0
 
     def path_changed(self) -> None:
         """Forget the ERLE learnt on the old path (the double-talk detector trusts it); the weights stay, as a
         start."""
         self._err_lt, self.double_talk, self._double_talk_run = self._mic_lt, 0, 0
+        self._run_energies.clear()
         self.path_changes += 1
 
     @property
@@ -429,13 +434,16 @@ class LinearEchoFilter:
             self.double_talk = 10
             self.double_talk_blocks += 1
             self._double_talk_run += 1
-            if self._double_talk_run >= PATH_CHANGE_BLOCKS:
+            self._run_energies.append((echo_e, err_e))
+            if (self._double_talk_run >= PATH_CHANGE_BLOCKS and self._double_talk_run % 10 == 0
+                    and self._error_follows_echo()):
                 # Not the user: the echo path changed (the speaker's delay moved, the robot turned its head), and
                 # a detector that trusts the old ERLE would keep the filter from ever learning the new path.
                 self.path_changed()
         elif self.double_talk:
             self.double_talk -= 1
             self._double_talk_run = 0
+            self._run_energies.clear()
         if not self.double_talk:
             self._adapt(e_b, e_f)
             self._mic_lt += 0.02 * (mic_e - self._mic_lt)
@@ -443,6 +451,15 @@ class LinearEchoFilter:
         if err_e > mic_e:
             e_f = mic  # the filter adds more than it removes (the echo path just changed): pass the microphone
         return e_f.astype(np.float32), y_f.astype(np.float32)
+
+    def _error_follows_echo(self) -> bool:
+        """Whether the error's loudness rose and fell with the echo estimate's over the run of double talk (log
+        energies per block): the echo the filter misses on a changed path does; a user talking over the robot does not,
+        and learning anew on their voice would cost the filter all it had learnt (the duplex bench's lost runs)."""
+        echo, err = np.log(np.asarray(self._run_energies) + 1e-12).T
+        if np.std(echo) < 1e-3 or np.std(err) < 1e-3:
+            return True  # nothing to tell them apart by: the old rule
+        return float(np.corrcoef(echo, err)[0, 1]) >= PATH_CHANGE_CORRELATION
 
     def _adapt(self, e_b: np.ndarray, e_f: np.ndarray) -> None:
         n = self.n

@@ -255,7 +255,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
               "erle_db": round(10 * np.log10(mic_e / out_e), 1) if out_e > 0 else None,
               "aec_cpu_pct_of_one_core": round(canceller.stats.cpu_ms_per_s / 10, 2) if canceller else None,
               "aec_delay_ms": canceller.stats.delay_ms if canceller else None,
-              "aec_delay_shifts": canceller.stats.delay_shifts if canceller else None}
+              "aec_delay_shifts": canceller.stats.delay_shifts if canceller else None,
+              "aec_path_changes": canceller.stats.path_changes if canceller else None}
     for half in ("tune", "report", "all"):
         eps = [r for r in per_episode if r["half"] and (half == "all" or r["half"] == half)]
         over = [r for r in eps if r["kind"] == "over"]
