@@ -61,7 +61,7 @@ class AsrConfig:
     turn_done_above: float = 0.7        # above this, and the text complete: fast_silence_ms
     fast_silence_ms: float = 128.0      # silence that ends a turn both the text and the voice call finished
     unsure_silence_ms: float = 384.0    # silence that ends a turn the text and the voice disagree on
-    context_gap_ms: float = 0.0         # a turn this soon after the previous one is read on from it; 0: never
+    context_gap_ms: float = 1500.0      # a turn this soon after the previous one is read on from it; 0: never
     context_audio: bool = True          # ... from its audio and text (False: from its text alone, as a prompt)
 
 
