@@ -64,6 +64,7 @@ class _Candidate:
     suspect: bool = False    # heard the robot's own words: never interrupt on duration alone
     other_voice: bool = False  # not the voice the robot is answering: only the final transcript decides
     double_talk: float = 0.0   # share of the opening speech the echo canceller heard over the robot's voice
+    converging: bool = False   # opened while the echo canceller was still learning: maybe the robot's own voice
     verdicts: list[str] = field(default_factory=list)
 
 
@@ -97,7 +98,8 @@ class TurnTaking:
         """Voice activity opened a turn (`double_talk`: share of its opening speech the echo canceller heard over
         the robot's voice). While the robot speaks it is only a candidate interruption."""
         if self.state == State.SPEAKING:
-            self.candidate = _Candidate(turn_id, now_s, double_talk=double_talk)
+            self.candidate = _Candidate(turn_id, now_s, double_talk=double_talk,
+                                        converging=self.canceller and not self.echo_free)
         else:
             self._take_floor(turn_id)
 
@@ -126,9 +128,10 @@ class TurnTaking:
         of the robot's voice, nothing more when the canceller heard it as double talk; never while a canceller
         converges) with nothing against it: stop now."""
         c = self.candidate
-        if self.canceller and not self.echo_free:
+        if self.canceller and not self.echo_free or c is not None and c.converging:
             # A canceller still learning lets the robot's garbled voice open turns that no words mark as its own
-            # (the duplex bench's false stops while converging): only words can interrupt until it has converged.
+            # (the duplex bench's false stops while converging): only words can interrupt such a turn, even once
+            # the canceller has converged under it.
             return False
         heard_over = self.echo_free and c is not None and 0 < self.double_talk <= c.double_talk
         # A turn in which the canceller heard no double talk at all is likely its residual echo: the long wait.
