@@ -128,7 +128,7 @@ class TurnTaking:
         of the robot's voice, nothing more when the canceller heard it as double talk; never while a canceller
         converges) with nothing against it: stop now."""
         c = self.candidate
-        if self.canceller and not self.echo_free or c is not None and c.converging:
+        if (self.canceller and not self.echo_free) or (c is not None and c.converging):
             # A canceller still learning lets the robot's garbled voice open turns that no words mark as its own
             # (the duplex bench's false stops while converging): only words can interrupt such a turn, even once
             # the canceller has converged under it.
