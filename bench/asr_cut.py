@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from asr import paced, stream
+from asr import configured, paced, stream
 from common import DEFAULT_DATA, machine, manifest, summary, write
 from optimus_voice.audio_io.sources import load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
-from optimus_voice.hearing.asr import AsrConfig
 from optimus_voice.hearing.whisper import WhisperRecognizer
 from optimus_voice.tools.textnorm import wer
 from optimus_voice.tools.turn_bench import half_of
@@ -64,16 +63,7 @@ def main() -> int:
     parser.add_argument("--name", default="asr_cut", help="results file name (bench/results/NAME.json)")
     ns = parser.parse_args()
 
-    cfg = AsrConfig()
-    for item in ns.set:
-        field, value = item.split("=", 1)
-        current = getattr(cfg, field)
-        setattr(cfg, field, value.lower() in ("1", "true") if isinstance(current, bool) else type(current)(value))
-    turn_model = None
-    if cfg.turn_model:
-        from optimus_voice.hearing.turn_model import SmartTurn
-
-        turn_model = SmartTurn()
+    cfg, turn_model = configured(ns.set)
     recognizer = WhisperRecognizer(window_pad_s=1.0, workers=2)  # the ASR node's
     rng = np.random.default_rng(0)
     result: dict = {"machine": machine(), "half": ns.half, "pause_ms": ns.pause_ms, "config": vars(cfg), "sets": {}}
