@@ -18,13 +18,15 @@ LEAD_S = 1.0  # the robot starts speaking this long after the microphone file st
 def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path, data_dir, user_talks):
     import soxr
     from optimus_voice.nodes.capture_node import CaptureNode
-    from optimus_voice.speaking.tts import Synthesizer
+    from optimus_voice.speaking.tts import Prosody, Synthesizer
 
     from optimus_voice_msgs.msg import AudioFrame
 
     syn = Synthesizer()
+    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)  # same each run
     chunks = list(syn.synthesize("I can tell you about the weather, set a timer, or just keep you company. The "
-                                 "kitchen is at the end of the hallway, on your left, past the blue room."))
+                                 "kitchen is at the end of the hallway, on your left, past the blue room.",
+                                 prosody=steady))
     rate = chunks[0].sample_rate
     voice = np.concatenate([c.samples for c in chunks])
     voice16 = soxr.resample(voice, rate, SAMPLE_RATE).astype(np.float32)
