@@ -19,7 +19,7 @@ def test_turn_taking_drops_stale_turns():
     assert tt.is_stale(10)
 
 
-def speaking_robot(text="I can chat with you and tell you the time and the date"):
+def speaking_robot(text="I can chat with you and I will tell you the time and the date"):
     from optimus_voice.deciding.turn_taking import TurnTaking
 
     tt = TurnTaking(sustained_s=1.2)
@@ -30,7 +30,8 @@ def speaking_robot(text="I can chat with you and tell you the time and the date"
     return tt
 
 
-@pytest.mark.parametrize("heard", ["yeah", "mm-hm", "okay right", "", "tell you the time", "All right.", "Er, um."])
+@pytest.mark.parametrize("heard", ["yeah", "mm-hm", "okay right", "", "tell you the time", "All right.", "Er, um.",
+                                   "I'll chat."])  # the robot says "I will"
 def test_backchannels_coughs_and_the_robots_own_voice_do_not_interrupt(heard):
     from optimus_voice.contract.states import State
 

@@ -33,11 +33,20 @@ BACKCHANNELS = frozenset([
     "er", "erm", "um", "umm", "uhm", "hm",  # fillers hold the floor no more than a backchannel takes it
 ])
 _ALL_RIGHT = re.compile(r"\ball right\b")
+# Contractions spelt out, so that the robot's "I am sorry" heard back as "I'm sorry" is recognised as its own.
+_CONTRACTIONS = [(re.compile(r"\bcan't\b"), "can not"), (re.compile(r"\bwon't\b"), "will not"),
+                 (re.compile(r"n't\b"), " not"), (re.compile(r"'re\b"), " are"), (re.compile(r"'m\b"), " am"),
+                 (re.compile(r"'ll\b"), " will"), (re.compile(r"'ve\b"), " have"), (re.compile(r"'d\b"), " would"),
+                 (re.compile(r"\blet's\b"), "let us"),
+                 (re.compile(r"\b(it|that|what|there|here|he|she)'s\b"), r"\1 is")]
 
 
 def _words(text: str) -> list[str]:
     # "mm-hm", "uh-huh" and "all right" are one backchannel each
-    return words(_ALL_RIGHT.sub("alright", text.lower().replace("-", "")))
+    text = _ALL_RIGHT.sub("alright", text.lower().replace("-", "").replace("\u2019", "'"))
+    for pattern, spelt in _CONTRACTIONS:
+        text = pattern.sub(spelt, text)
+    return words(text)
 
 
 def classify_interruption(text: str, robot_text: str, echo_overlap: float = 0.6) -> str:
