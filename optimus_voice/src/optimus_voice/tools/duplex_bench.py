@@ -99,6 +99,7 @@ class DuplexLoop:
         self.outcome = Outcome()
         self.heard_text = ""     # the words that made the last barge-in
         self.opened: list[dict] = []  # turns opened over the robot in this episode: double talk, whether the user's
+        # speech had begun, and what the turn was heard as (text, log-probability, confidence) while the robot spoke
         self.onset: int | None = None  # the user's first sample of speech in this episode
 
     def now_s(self) -> float:
@@ -185,15 +186,21 @@ class DuplexLoop:
                 if ev.kind == "start":
                     if self.turns.state == State.SPEAKING:
                         self.opened.append({
-                            "double_talk": ev.double_talk, "converged": self.turns.echo_free,
+                            "turn_id": ev.turn_id, "double_talk": ev.double_talk, "converged": self.turns.echo_free,
                             "user": self.onset is not None and self.index >= self.onset,
                             "ms_after_onset": None if self.onset is None else
-                            round((self.index - self.onset) * 1000 / SAMPLE_RATE)})
+                            round((self.index - self.onset) * 1000 / SAMPLE_RATE), "heard": []})
                     self.turns.user_started(ev.turn_id, self.now_s(), ev.double_talk)
                 elif ev.kind == "end":
                     self.turns.user_stopped(ev.turn_id)
                 continue
             text = ev.hypothesis.text
+            for opened in self.opened:  # what each turn opened over the robot was heard as, and how surely
+                if opened["turn_id"] == ev.turn_id and text:
+                    opened["heard"].append({"text": text, "final": ev.is_final,
+                                            "avg_logprob": round(ev.hypothesis.avg_logprob, 3),
+                                            "confidence": round(ev.hypothesis.confidence, 3),
+                                            "converged": self.turns.echo_free})
             if not ev.is_final:
                 if self.turns.heard(ev.turn_id, text):
                     why, self.heard_text = why or "words", text
