@@ -1,5 +1,6 @@
 """Helpers the tests of every room share: reading /diagnostics, waiting for both ends of a topic to match,
-building audio frames, speech placed around a microphone array, and a local stand-in for a language-model server."""
+building audio frames, our robot's voice the same on every run, speech placed around a microphone array, and a local
+stand-in for a language-model server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import socket
 import threading
 import time
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -18,6 +20,26 @@ from optimus_voice.contract.stamps import now_ns, to_time
 
 def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z']+", text.lower()))
+
+
+@cache
+def _synthesizer():
+    from optimus_voice.speaking.tts import Synthesizer
+
+    return Synthesizer()
+
+
+def steady_voice(text: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Our Piper voice saying `text` without its sampled noise, so the same audio on every run (with the noise, a
+    threshold that passed once could fail the next time): (16 kHz samples, samples at Piper's rate, that rate)."""
+    import soxr
+    from optimus_voice.speaking.tts import Prosody
+
+    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)
+    chunks = list(_synthesizer().synthesize(text, prosody=steady))
+    rate = chunks[0].sample_rate
+    native = np.concatenate([c.samples for c in chunks])
+    return soxr.resample(native, rate, 16000).astype(np.float32), native, rate
 
 
 def diagnostics_of(probe, node: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import steady_voice
 from optimus_voice.audio_io.correlation import gcc_phat
 from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig, EchoError, ReferenceTimeline
 from optimus_voice.audio_io.sources import AudioChunk, load_audio
@@ -13,18 +14,10 @@ BASE = 10 ** 15  # stamps of the test's clock
 
 @pytest.fixture(scope="module")
 def robot_voice():
-    import soxr
-    from optimus_voice.speaking.tts import Prosody, Synthesizer
-
-    syn = Synthesizer()
-    text = ("I can tell you about the weather, set a timer, or just keep you company. The kitchen is at the end of "
-            "the hallway, on your left. Your next meeting starts in twenty minutes, in the blue room.")
-    # Piper without its noise: the same voice every run, so a threshold that passes once passes always (with its
-    # noise, one run in twenty marked too little double talk).
-    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)
-    chunks = list(syn.synthesize(text, prosody=steady))
-    audio = np.concatenate([c.samples for c in chunks])
-    return soxr.resample(audio, chunks[0].sample_rate, SAMPLE_RATE).astype(np.float32)
+    # The same voice every run: with Piper's noise, one run in twenty marked too little double talk.
+    return steady_voice("I can tell you about the weather, set a timer, or just keep you company. The kitchen is at "
+                        "the end of the hallway, on your left. Your next meeting starts in twenty minutes, in the "
+                        "blue room.")[0]
 
 
 def run_through(aec: EchoCanceller, mic: np.ndarray, played: np.ndarray, ref_offset_ns: int = 0) -> np.ndarray:

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import words
+from helpers import steady_voice, words
 from optimus_voice.audio_io.sources import FileSource
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -144,17 +144,12 @@ def test_a_pause_after_and_does_not_end_the_turn(asr_parts):
     Piper ends a piece with) holds the turn open, where silence alone (the same 256 ms for every pause) cuts the
     sentence in two. The speech is our Piper voice without its sampled noise, so the words, the pause and the audio
     are the same on every run."""
-    import soxr
     from optimus_voice.audio_io.sources import AudioChunk
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent
-    from optimus_voice.speaking.tts import Prosody, Synthesizer
 
-    synth = Synthesizer()
-    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)
     parts = []
     for text in ("I would like to go to the beach and", "then have some lunch."):
-        audio = np.concatenate([c.samples for c in synth.synthesize(text, prosody=steady)])
-        parts += [soxr.resample(audio, synth.sample_rate, 16000).astype(np.float32), np.zeros(6400, np.float32)]
+        parts += [steady_voice(text)[0], np.zeros(6400, np.float32)]
     audio = np.concatenate([np.zeros(4800, np.float32), *parts, np.zeros(16000, np.float32)])
     vad_cls, recognizer = asr_parts
 

@@ -4,7 +4,7 @@ reports it played (/audio/out/played) as the reference, and says how well on /di
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import diagnostics_of, wait_matched
+from helpers import diagnostics_of, steady_voice, wait_matched
 from optimus_voice.audio_io.sources import load_audio
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import SAMPLE_RATE, to_s16le
@@ -16,20 +16,12 @@ LEAD_S = 1.0  # the robot starts speaking this long after the microphone file st
 
 @pytest.mark.parametrize("user_talks", [False, True])
 def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path, data_dir, user_talks):
-    import soxr
     from optimus_voice.nodes.capture_node import CaptureNode
-    from optimus_voice.speaking.tts import Prosody, Synthesizer
 
     from optimus_voice_msgs.msg import AudioFrame
 
-    syn = Synthesizer()
-    steady = Prosody(length_scale=1.0, noise_scale=0.0, noise_w=0.0, volume=1.0, espeak_pitch=50)  # same each run
-    chunks = list(syn.synthesize("I can tell you about the weather, set a timer, or just keep you company. The "
-                                 "kitchen is at the end of the hallway, on your left, past the blue room.",
-                                 prosody=steady))
-    rate = chunks[0].sample_rate
-    voice = np.concatenate([c.samples for c in chunks])
-    voice16 = soxr.resample(voice, rate, SAMPLE_RATE).astype(np.float32)
+    voice16, voice, rate = steady_voice("I can tell you about the weather, set a timer, or just keep you company. "
+                                        "The kitchen is at the end of the hallway, on your left, past the blue room.")
     room = Room(delay_ms=40)
     mic = np.concatenate([np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32),
                           0.5 * convolve(voice16, room.impulse_response())])
