@@ -44,6 +44,25 @@ def test_robot_voice_is_removed_once_the_filter_has_converged(robot_voice):
     assert aec.stats.erle_db is not None and aec.stats.erle_db > 15
     assert aec.stats.delay_ms == pytest.approx(30, abs=3)  # GCC-PHAT finds the room's delay
     assert 0 < aec.stats.cpu_ms_per_s < 200
+    assert aec.stats.late_reference_s == 0
+
+
+def test_the_robot_voice_reported_after_its_moment_is_counted_late(robot_voice):
+    # A speaker (or a transport) that tells the canceller what it played a second after it was heard: that second
+    # of the microphone has gone through uncancelled, and /diagnostics must say why.
+    echo = convolve(robot_voice, Room(delay_ms=30).impulse_response()) * 0.5
+    aec = EchoCanceller()
+    lag = SAMPLE_RATE
+    out = np.zeros_like(echo)
+    for i in range(0, len(echo) - 319, 320):
+        stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
+        if i >= lag:
+            aec.reference(robot_voice[i - lag:i - lag + 320], stamp - 10 ** 9)
+        for chunk in aec.process(AudioChunk(echo[i:i + 320], i, stamp)):
+            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+    assert erle_db(echo, out) < 1
+    # All of it but the first piece, which places the microphone anew (see the module's docstring).
+    assert aec.stats.late_reference_s == pytest.approx((len(echo) - lag) / SAMPLE_RATE, abs=0.05)
 
 
 def test_a_path_changed_on_purpose_is_learnt_again_before_the_canceller_trusts_it(robot_voice):

@@ -77,6 +77,9 @@ class EchoStats:
     delay_sharpness: float = 0.0     # how clear that measurement was
     delay_shifts: int = 0            # times the reference was moved onto a measured delay
     path_changes: int = 0            # times the filter learnt the echo path anew (it changed, or a beam turned)
+    # The robot's voice that reached the canceller after the microphone audio of its moment had gone through: not
+    # cancelled. A speaker that reports what it played late (or a transport that holds it back) shows here.
+    late_reference_s: float = 0.0
     reference_active: bool = False   # the robot's voice is in the reference now
     converged: bool = False          # the robot's voice is cancelled (>= 10 dB, and 8 dB measured; lost under 6 dB)
     cpu_ms_per_s: float = 0.0        # processing time per second of audio (10 = 1% of a core)
@@ -208,6 +211,10 @@ class EchoCanceller:
             # from one reading of the clock.
             self._heard_reference = True
             self._replace_microphone = True
+        elif self._expected is not None:
+            late = min(len(samples), self._pending_pos - self.timeline.position(stamp_ns))
+            if late > 0:
+                self.stats.late_reference_s += late / SAMPLE_RATE
         self.timeline.put(stamp_ns, samples)
 
     def _place(self, run: _ReferenceRun, out: np.ndarray, shift_ns: int) -> None:

@@ -234,6 +234,7 @@ class CaptureNode(VoiceNode):
             self.health.set_value("echo_delay_sharpness", st.delay_sharpness)
             self.health.set_value("echo_path_changes", st.path_changes)
         self.health.set_value("echo_cpu_pct_of_one_core", round(st.cpu_ms_per_s / 10, 2))
+        self.health.set_value("echo_reference_late_s", round(st.late_reference_s, 2))
         if st.converged != self._echo_free:
             self._echo_free = st.converged
             self.echo_pub.publish(Bool(data=st.converged))
