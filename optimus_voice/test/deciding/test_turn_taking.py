@@ -137,6 +137,30 @@ def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough(
         one.user_started(2, 10.0)
         assert one.heard(2, "wait, stop talking")
 
+def test_a_log_probability_floor_while_converging_takes_unsure_words_for_the_robots_voice():
+    """The duplex bench's experiment (--converging-logprob): while the canceller converges, words decoded less
+    surely than the floor do not interrupt; converged, or without a floor, they do."""
+    unsure = speaking_robot()
+    unsure.converging_logprob = -1.0
+    unsure.canceller = True
+    unsure.user_started(2, 10.0)
+    assert not unsure.heard(2, "the catching is a d", logprob=-1.3)
+    assert not unsure.heard(2, "the catching is a d and o", logprob=-0.6)  # one sure partial is not two in a row
+    assert unsure.user_finished(2, "the catching is a d and o", logprob=-1.2) == (False, False)
+    sure = speaking_robot()
+    sure.converging_logprob = -1.0
+    sure.canceller = True
+    sure.user_started(2, 10.0)
+    assert sure.user_finished(2, "wait, stop talking", logprob=-0.4) == (True, True)
+    for converged, floor in ((True, -1.0), (False, None)):
+        one = speaking_robot()
+        one.converging_logprob = floor
+        one.canceller, one.echo_free = True, converged
+        one.user_started(2, 10.0)
+        assert one.heard(2, "wait, stop", logprob=-1.5) is converged
+        assert converged or one.heard(2, "wait, stop talking", logprob=-1.5)  # no floor: two partials stop it
+
+
 def test_another_voice_over_the_robot_is_judged_by_its_final_only():
     from optimus_voice.deciding.turn_taking import TurnTaking
 

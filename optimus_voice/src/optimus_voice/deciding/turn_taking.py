@@ -81,7 +81,7 @@ class TurnTaking:
     """Who has the floor. Turn ids order everything: work for a turn older than the latest is stale."""
 
     def __init__(self, sustained_s: float = 1.2, echo_overlap: float = 0.6, echo_free_s: float = 0.15,
-                 double_talk: float = 0.0) -> None:
+                 double_talk: float = 0.0, converging_logprob: float | None = None) -> None:
         self.state = State.IDLE
         self.turn_id = 0          # latest user turn that has the floor
         self.speaking_turn = 0    # turn whose reply is being spoken
@@ -94,6 +94,9 @@ class TurnTaking:
         self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
         self.canceller = False    # an echo canceller runs at the microphone (it said whether it converged)
         self.echo_overlap = echo_overlap
+        # While the canceller converges, words decoded less surely than this (mean log-probability per token) are
+        # taken for the robot's garbled voice, not the user's; None: no such floor.
+        self.converging_logprob = converging_logprob
         self.candidate: _Candidate | None = None
         self.stopped_by = ""      # why check_sustained last stopped the robot: "sustained_speech" or "double_talk"
         self._ignored: set[int] = set()
@@ -116,16 +119,21 @@ class TurnTaking:
         if self.candidate is not None and self.candidate.turn_id == turn_id:
             self.candidate.ended = True
 
-    def heard(self, turn_id: int, text: str, voice_id: str = "", final: bool = False) -> bool:
-        """A partial transcript. True if it shows a real interruption: stop the robot now."""
+    def heard(self, turn_id: int, text: str, voice_id: str = "", final: bool = False,
+              logprob: float | None = None) -> bool:
+        """A partial transcript (`logprob`: its decode's mean log-probability per token, if known). True if it shows
+        a real interruption: stop the robot now."""
         c = self.candidate
         if c is None or c.turn_id != turn_id:
             return False
         verdict = classify_interruption(text, self.robot_text, self.echo_overlap)
+        converging = self.canceller and not self.echo_free
+        if (verdict == "interrupt" and (converging or c.converging) and self.converging_logprob is not None
+                and logprob is not None and logprob < self.converging_logprob):
+            verdict = "unsure"
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
         c.other_voice = c.other_voice or bool(voice_id and self.addressee and voice_id != self.addressee)
-        converging = self.canceller and not self.echo_free
         confirmed = final or not converging or c.verdicts[-2:] == ["interrupt", "interrupt"]
         if verdict == "interrupt" and confirmed and (final or not c.other_voice):
             self._take_floor(turn_id)
@@ -152,13 +160,14 @@ class TurnTaking:
         self._take_floor(c.turn_id)
         return True
 
-    def user_finished(self, turn_id: int, text: str, voice_id: str = "") -> tuple[bool, bool]:
+    def user_finished(self, turn_id: int, text: str, voice_id: str = "",
+                      logprob: float | None = None) -> tuple[bool, bool]:
         """A final transcript: (answer it?, is it a barge-in that must stop the robot now?)."""
         if turn_id in self._ignored:
             return False, False
         c = self.candidate
         if c is not None and c.turn_id == turn_id:
-            if not self.heard(turn_id, text, voice_id, final=True):
+            if not self.heard(turn_id, text, voice_id, final=True, logprob=logprob):
                 self.candidate = None
                 self._ignored.add(turn_id)  # a backchannel, a cough or our own voice: the robot goes on
                 return False, False

@@ -123,7 +123,7 @@ class DuplexLoop:
             robot_turn = self.turns.turn_id
             self.turns.speaking(robot_turn, ep.reply_text)
             self.turns.speech_started(robot_turn)
-        result = {"kind": ep.kind, "onset": onset, "barge_in": None}
+        result = {"kind": ep.kind, "onset": onset, "barge_in": None, "robot_text": ep.reply_text}
         self.opened, self.onset = [], onset
         erle_from = len(self.outcome.erle)
         for i in range(0, length, CHUNK):
@@ -178,6 +178,7 @@ class DuplexLoop:
         return result
 
     def _events(self, events) -> str | None:
+        from optimus_voice.deciding.turn_taking import classify_interruption
         from optimus_voice.hearing.asr import TranscriptEvent
 
         why = None
@@ -200,12 +201,16 @@ class DuplexLoop:
                     opened["heard"].append({"text": text, "final": ev.is_final,
                                             "avg_logprob": round(ev.hypothesis.avg_logprob, 3),
                                             "confidence": round(ev.hypothesis.confidence, 3),
-                                            "converged": self.turns.echo_free})
+                                            "converged": self.turns.echo_free,
+                                            "verdict": classify_interruption(text, self.turns.robot_text,
+                                                                             self.turns.echo_overlap),
+                                            "ms_after_onset": None if self.onset is None else
+                                            round((self.index - self.onset) * 1000 / SAMPLE_RATE)})
             if not ev.is_final:
-                if self.turns.heard(ev.turn_id, text):
+                if self.turns.heard(ev.turn_id, text, logprob=ev.hypothesis.avg_logprob):
                     why, self.heard_text = why or "words", text
                 continue
-            answer, barge_in = self.turns.user_finished(ev.turn_id, text)
+            answer, barge_in = self.turns.user_finished(ev.turn_id, text, logprob=ev.hypothesis.avg_logprob)
             if barge_in:
                 why, self.heard_text = why or "words", text
             if answer or barge_in:
@@ -216,8 +221,13 @@ class DuplexLoop:
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
         aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
-        unmarked_waits: bool = False, seed: int = 0, echo: Callable[[str], None] = print) -> dict:
-    """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result."""
+        unmarked_waits: bool = False, converging_logprob: float | None = None, cold: bool = False, seed: int = 0,
+        echo: Callable[[str], None] = print) -> dict:
+    """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result.
+
+    cold: every episode starts with a canceller that has not heard the room yet, as a robot's first reply after
+    start-up does (or its first after the speaker moved): the seconds in which the canceller learns, which a run
+    otherwise has only at its start, make up most of the robot's speech."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
     from optimus_voice.hearing.turn_model import SmartTurn
@@ -238,13 +248,18 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     gain = user_level * 10 ** (echo_db / 20) / robot_level
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
-    turns = TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk)
+    cancellers = [canceller] if canceller else []
+    turns = TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk,
+                       converging_logprob=converging_logprob)
     turns.unmarked_waits = unmarked_waits
     loop = DuplexLoop(asr, turns, room, gain, canceller, rng)
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
     for n, ep in enumerate(episodes):
+        if cold and aec is not None and n:
+            loop.aec = EchoCanceller(aec)
+            cancellers.append(loop.aec)
         r = loop.run(ep)
         r["clip"] = Path(ep.clip.path).name if ep.clip else None
         r["half"] = ep.clip.half if ep.clip else None
@@ -255,15 +270,17 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
               "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
-              "unmarked_waits": unmarked_waits, "seed": seed,
+              "unmarked_waits": unmarked_waits,
+              "converging_logprob": converging_logprob, "cold": cold, "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
               "erle_db": round(10 * np.log10(mic_e / out_e), 1) if out_e > 0 else None,
-              "aec_cpu_pct_of_one_core": round(canceller.stats.cpu_ms_per_s / 10, 2) if canceller else None,
+              "aec_cpu_pct_of_one_core": round(float(np.mean([c.stats.cpu_ms_per_s for c in cancellers])) / 10, 2)
+              if canceller else None,
               "aec_delay_ms": canceller.stats.delay_ms if canceller else None,
-              "aec_delay_shifts": canceller.stats.delay_shifts if canceller else None,
-              "aec_path_changes": canceller.stats.path_changes if canceller else None}
+              "aec_delay_shifts": sum(c.stats.delay_shifts for c in cancellers) if canceller else None,
+              "aec_path_changes": sum(c.stats.path_changes for c in cancellers) if canceller else None}
     for half in ("tune", "report", "all"):
         eps = [r for r in per_episode if r["half"] and (half == "all" or r["half"] == half)]
         over = [r for r in eps if r["kind"] == "over"]

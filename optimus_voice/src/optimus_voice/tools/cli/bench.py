@@ -109,7 +109,9 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
                                                   gate_db=ns.gate_db, residual_db=ns.residual_db)
     result = duplex_bench.run(clips, robot_minutes=ns.minutes, echo_db=ns.echo_db, aec=aec,
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
-                              double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits, seed=ns.seed,
+                              double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits, cold=ns.cold,
+                              converging_logprob=ns.converging_logprob,
+                              seed=ns.seed,
                               room=Room(rt60_s=ns.rt60, delay_ms=ns.delay_ms, seed=ns.seed),
                               echo=(lambda *_: None) if ns.json else print)
     if ns.json:
@@ -175,6 +177,11 @@ def add_parser(sub) -> None:
     duplex.add_argument("--unmarked-waits", action="store_true",
                         help="a turn with no double talk at all waits the sustained-speech time even when the "
                              "canceller has converged (an experiment; the dialogue does not have it)")
+    duplex.add_argument("--converging-logprob", type=float, default=None,
+                        help="while the canceller converges, words decoded less surely than this mean log-probability "
+                             "per token do not interrupt (default: no floor)")
+    duplex.add_argument("--cold", action="store_true",
+                        help="a canceller that has not heard the room yet at every episode (start-up, converging)")
     duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
     duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
     duplex.add_argument("--seed", type=int, default=0)
