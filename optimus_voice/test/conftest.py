@@ -74,6 +74,15 @@ def bag_samples(data_dir):
     return np.frombuffer(to_s16le(np.concatenate(parts)), dtype="<i2")
 
 
+@pytest.fixture(autouse=True)
+def ros_home(tmp_path, monkeypatch) -> Path:
+    """A ROS_HOME of the test's own: what a node keeps there (the echo path it learnt) never carries into another
+    test, nor comes from the developer's ~/.ros. Node processes a test starts inherit it."""
+    home = tmp_path / "ros_home"
+    monkeypatch.setenv("ROS_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def domain_id() -> int:
     """A DDS domain of the test's own, so no entity of an earlier test can match one of this test."""

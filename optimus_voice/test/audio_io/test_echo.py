@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 from helpers import steady_voice
+from optimus_voice.audio_io import echo_path
 from optimus_voice.audio_io.correlation import gcc_phat
 from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig, EchoError, ReferenceTimeline
+from optimus_voice.audio_io.echo_path import EchoPathError
 from optimus_voice.audio_io.sources import AudioChunk, load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.tools.room import Room, convolve, speech_rms
@@ -45,6 +47,70 @@ def test_robot_voice_is_removed_once_the_filter_has_converged(robot_voice):
     assert aec.stats.delay_ms == pytest.approx(30, abs=3)  # GCC-PHAT finds the room's delay
     assert 0 < aec.stats.cpu_ms_per_s < 200
     assert aec.stats.late_reference_s == 0
+
+
+def test_a_canceller_that_starts_from_the_path_it_learnt_removes_the_robot_voice_from_its_first_words(
+        robot_voice, tmp_path):
+    """The next start-up with the echo path kept on disk: the first second is cancelled, where a canceller that
+    starts from nothing lets it through; it is still not trusted as converged before it has measured it."""
+    room = Room(delay_ms=30)
+    echo = convolve(robot_voice, room.impulse_response()) * 0.5
+    first = EchoCanceller()
+    run_through(first, echo, robot_voice)
+    file = tmp_path / "echo_path.npz"
+    echo_path.save(first.learnt_path(), file)
+
+    again = EchoCanceller()
+    again.start_from(echo_path.load(file))
+    assert again.stats.started_from_path and not again.stats.converged
+    cold = EchoCanceller()
+    second = slice(0, SAMPLE_RATE)
+    warm_out, cold_out = run_through(again, echo, robot_voice), run_through(cold, echo, robot_voice)
+    assert erle_db(echo[second], warm_out[second]) > 15
+    assert erle_db(echo[second], cold_out[second]) < 10
+
+
+def test_the_keeper_saves_a_converged_path_now_and_then_and_restores_it(robot_voice, tmp_path):
+    keeper = echo_path.EchoPathKeeper(tmp_path / "optimus_voice" / "echo_path.npz", every_s=30.0)
+    aec = EchoCanceller()
+    assert not keeper.restore(aec) and not aec.stats.started_from_path  # nothing kept yet: from nothing
+    assert not keeper.tick(aec, 0.0)  # nothing learnt yet: the last file, if any, stays
+    run_through(aec, convolve(robot_voice, Room(delay_ms=30).impulse_response()) * 0.5, robot_voice)
+    assert keeper.tick(aec, 100.0) and keeper.file.exists()
+    assert not keeper.tick(aec, 110.0) and keeper.tick(aec, 130.0)
+    assert keeper.save(aec, 131.0) and keeper.saves == 3  # at the end, whenever it was last saved
+    again = EchoCanceller()
+    assert keeper.restore(again) and again.stats.started_from_path
+
+
+def test_a_path_kept_from_another_room_is_learnt_anew(robot_voice):
+    """The robot moved, or its speaker did: the path it kept is wrong, and the canceller learns the new one as well
+    as it would from nothing."""
+    first = EchoCanceller()
+    run_through(first, convolve(robot_voice, Room(delay_ms=30).impulse_response()) * 0.5, robot_voice)
+    elsewhere = convolve(robot_voice, Room(delay_ms=60, rt60_s=0.5, seed=5).impulse_response()) * 0.8
+    moved, cold = EchoCanceller(), EchoCanceller()
+    moved.start_from(first.learnt_path())
+    last = slice(len(elsewhere) - 4 * SAMPLE_RATE, len(elsewhere))
+    moved_db = erle_db(elsewhere[last], run_through(moved, elsewhere, robot_voice)[last])
+    cold_db = erle_db(elsewhere[last], run_through(cold, elsewhere, robot_voice)[last])
+    assert moved_db > 20 and moved_db > cold_db - 3, (moved_db, cold_db)
+    assert moved.stats.converged
+
+
+def test_a_kept_path_that_does_not_fit_is_a_clear_error(tmp_path):
+    bad = tmp_path / "echo_path.npz"
+    bad.write_bytes(b"not a filter")
+    with pytest.raises(EchoPathError, match="cannot read"):
+        echo_path.load(bad)
+    short = EchoCanceller(EchoConfig(filter_ms=120.0))
+    long = EchoCanceller(EchoConfig(filter_ms=240.0))
+    kept = echo_path.EchoPath(np.zeros((12, 161), np.complex128), 160, 0.0, 20.0)
+    echo_path.save(kept, tmp_path / "kept.npz")
+    short.start_from(echo_path.load(tmp_path / "kept.npz"))
+    with pytest.raises(EchoPathError, match="not 24 of 160"):
+        long.start_from(echo_path.load(tmp_path / "kept.npz"))
+    assert EchoCanceller().learnt_path() is None  # nothing learnt, nothing to keep
 
 
 def test_the_robot_voice_reported_after_its_moment_is_counted_late(robot_voice):

@@ -7,18 +7,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 from helpers import diagnostics_of, steady_voice, wait_matched
-from optimus_voice.audio_io.sources import load_audio
+from optimus_voice.audio_io import echo_path
+from optimus_voice.audio_io.echo import EchoCanceller
+from optimus_voice.audio_io.sources import AudioChunk, load_audio
 from optimus_voice.contract import topics
 from optimus_voice.contract.audio import SAMPLE_RATE, to_s16le
 from optimus_voice.contract.stamps import NS_PER_S, from_time, now_ns, to_time
 from optimus_voice.tools.room import Room, convolve
 
 LEAD_S = 1.0  # the robot starts speaking this long after the microphone file starts
+BASE = 10 ** 15  # stamps of the run that learnt the kept path
 AHEAD_NS = 300_000_000  # the speaker reports what it plays this long before it plays it
 
 
-@pytest.mark.parametrize("user_talks", [False, True])
-def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path, data_dir, user_talks):
+@pytest.mark.parametrize("user_talks,kept", [(False, False), (True, False), (False, True)])
+def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe, tmp_path, ros_home, data_dir,
+                                                               user_talks, kept):
+    """kept: the node starts from the echo path it kept at its last run ($ROS_HOME), and cancels the robot's
+    first words too."""
     from optimus_voice.nodes.capture_node import CaptureNode
 
     from optimus_voice_msgs.msg import AudioFrame
@@ -35,6 +41,14 @@ def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe,
         mic[user_at:user_at + len(user)] += 0.5 * user
     path = tmp_path / "mic.wav"
     sf.write(path, mic, SAMPLE_RATE)
+    kept_file = ros_home / "optimus_voice" / "echo_path.npz"
+    if kept:  # the path a run in this room learnt, as the node keeps it
+        learnt = EchoCanceller()
+        learnt.process(AudioChunk(mic[:320], 0, BASE))
+        learnt.reference(voice, BASE + int(LEAD_S * NS_PER_S), rate)
+        for i in range(320, len(mic) - 319, 320):
+            learnt.process(AudioChunk(mic[i:i + 320], i, BASE + i * NS_PER_S // SAMPLE_RATE))
+        echo_path.save(learnt.learnt_path(), kept_file)
 
     capture = ros_graph.add(CaptureNode, activate=False, source="file", file_path=str(path))
     capture.trigger_configure()
@@ -63,6 +77,10 @@ def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe,
     erle = 10 * np.log10(np.mean(mic[last] ** 2) / np.mean(heard[last] ** 2))
     late = diagnostics_of(probe, "capture").get("echo_reference_late_s")
     assert erle > 20, f"only {erle:.1f} dB of echo removed; {late} s of the reference came after its moment"
+    first = slice(int(LEAD_S * SAMPLE_RATE), int((LEAD_S + 1) * SAMPLE_RATE))  # the robot's first second
+    first_db = 10 * np.log10(np.mean(mic[first] ** 2) / np.mean(heard[first] ** 2))
+    if kept:
+        assert first_db > 15, f"only {first_db:.1f} dB removed from the first words"
     # Each frame says how much of it the canceller heard as a voice over the robot's: the user's, not the robot's.
     frames = probe.of(topics.AUDIO_IN)
     over = [m.double_talk for m in frames if user_at <= m.first_sample_index < user_at + len(user)]
@@ -79,6 +97,9 @@ def test_capture_removes_the_robot_voice_it_is_told_was_played(ros_graph, probe,
     assert abs(float(diag["echo_delay_ms"]) - 40) < 10
     assert float(diag["echo_cpu_pct_of_one_core"]) < 10
     assert float(diag["echo_reference_late_s"]) == 0
+    # It kept the path it learnt, for the next start-up.
+    assert diag["echo_started_from_path"] == str(kept)
+    assert int(diag["echo_path_saves"]) >= 1 and kept_file.exists()
     # The dialogue is told that the microphone is free of the robot's voice (a faster barge-in rule applies).
     assert [m.data for m in probe.of(topics.ECHO_CANCELLED)] == [False, True]
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from optimus_voice.audio_io.correlation import gcc_phat
+from optimus_voice.audio_io.echo_path import EchoPath, EchoPathError
 from optimus_voice.audio_io.sources import AudioChunk
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S
@@ -80,6 +81,7 @@ class EchoStats:
     # The robot's voice that reached the canceller after the microphone audio of its moment had gone through: not
     # cancelled. A speaker that reports what it played late (or a transport that holds it back) shows here.
     late_reference_s: float = 0.0
+    started_from_path: bool = False  # began from an echo path learnt before (audio_io.echo_path), not from nothing
     reference_active: bool = False   # the robot's voice is in the reference now
     converged: bool = False          # the robot's voice is cancelled (>= 10 dB, and 8 dB measured; lost under 6 dB)
     cpu_ms_per_s: float = 0.0        # processing time per second of audio (10 = 1% of a core)
@@ -183,6 +185,28 @@ class EchoCanceller:
             self.stats.converged = False
             self._active_s = 0.0
             self._mic_energy = self._out_energy = 0.0
+
+    def learnt_path(self) -> EchoPath | None:
+        """The echo path as learnt now, to start from at the next start-up; None unless converged (linear mode).
+        Thread-safe."""
+        with self._lock:
+            if self._linear is None or not self.stats.converged:
+                return None
+            return EchoPath(self._linear.weights(), BLOCK, self._auto_shift_ms, self.stats.erle_db or 0.0)
+
+    def start_from(self, path: EchoPath) -> None:
+        """Begin from an echo path learnt before (call before the first audio). It is a start only: the canceller
+        is not converged until it has measured the echo it removes, as from nothing."""
+        with self._lock:
+            if self._linear is None:
+                raise EchoPathError(f"mode {self.cfg.mode!r} has no linear filter to start from an echo path")
+            if path.block != BLOCK or path.weights.shape != self._linear.weights().shape:
+                raise EchoPathError(f"the echo path kept is for a filter of {path.weights.shape[0]} blocks of "
+                                    f"{path.block} samples, not {self._linear.partitions} of {BLOCK} "
+                                    f"(echo_filter_ms changed?)")
+            self._linear.start_from(path.weights)
+            self._auto_shift_ms = path.shift_ms
+            self.stats.started_from_path = True
 
     def reference(self, samples: np.ndarray, stamp_ns: int, sample_rate: int = SAMPLE_RATE) -> None:
         """Audio sent to the speaker (mono float), stamped with when its first sample plays. Thread-safe."""
@@ -406,6 +430,16 @@ class LinearEchoFilter:
         self._err_lt, self.double_talk, self._double_talk_run = self._mic_lt, 0, 0
         self._run_energies.clear()
         self.path_changes += 1
+
+    def weights(self) -> np.ndarray:
+        """The filter in use (a copy)."""
+        return self._foreground.copy()
+
+    def start_from(self, weights: np.ndarray) -> None:
+        """Both filters begin from `weights`; the ERLE is not known yet, so the double-talk guard stays off until
+        it is measured (a path that changed is learnt as from nothing)."""
+        self._foreground[:] = weights
+        self._background[:] = weights
 
     @property
     def erle(self) -> float:

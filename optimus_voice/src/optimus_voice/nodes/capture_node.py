@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 from geometry_msgs.msg import Vector3
 from std_msgs.msg import Bool
 
+from optimus_voice.audio_io import echo_path
 from optimus_voice.audio_io.echo import MODES, EchoCanceller, EchoConfig, EchoError
+from optimus_voice.audio_io.echo_path import EchoPathError, EchoPathKeeper
 from optimus_voice.audio_io.mic_array import OUTPUTS, ArrayConfig, ArrayError, ArrayGeometry, ArrayProcessor
 from optimus_voice.audio_io.sources import SourceError, open_source
 from optimus_voice.contract import stamps, topics
@@ -54,6 +57,10 @@ class CaptureNode(VoiceNode):
         Param("echo_reference_delay_ms", 0.0, "Known delay of the speaker's audio beyond its stamps (a driver "
               "buffer); longer delays are also measured and followed.", -500.0, 2000.0, when=CONFIGURE),
         Param("noise_suppression", False, "WebRTC noise suppression after the echo canceller.", when=CONFIGURE),
+        Param("echo_path_file", "$ROS_HOME/optimus_voice/echo_path.npz", "Where the canceller keeps the echo path "
+              "it learnt (every 30 s while converged, and when deactivated), to start from it at the next start-up "
+              "so that the robot's first words are cancelled too. $ROS_HOME is ~/.ros unless set; '': learn it "
+              "anew at every start.", when=CONFIGURE),
         Param("mic_positions", [0.0, 0.0, 0.0], "Each microphone's x, y, z in metres in frame_id, in channel order "
               "(write 0.0, not 0). One microphone (3 numbers): mono capture. Two or more: a microphone array: every "
               "channel goes to /audio/in/array, the recognizer gets array_output, and each turn's talker direction "
@@ -75,6 +82,7 @@ class CaptureNode(VoiceNode):
         self._stop = threading.Event()
         self._source = None
         self.echo: EchoCanceller | None = None
+        self.keeper: EchoPathKeeper | None = None
         self.array: ArrayProcessor | None = None
         self._beam_turned = threading.Event()  # set on the executor, taken by the capture thread
 
@@ -94,6 +102,7 @@ class CaptureNode(VoiceNode):
                 self.health.problem("echo_errors", str(exc), Level.ERROR)
             else:
                 self.subscribe(topics.AUDIO_PLAYED, self.on_reference)
+                self._restore_echo_path()
         self.echo_pub = self.publisher(topics.ECHO_CANCELLED)
         self._echo_free: bool | None = None
         self.health.set_value("echo_cancel", mode if self.echo is not None else "off")
@@ -146,6 +155,34 @@ class CaptureNode(VoiceNode):
         self.health.set_value("beam_azimuth_deg", round(math.degrees(self.array.beam.azimuth), 1))
         self.health.set_value("beam_turns", self.array.steered)
 
+    def _restore_echo_path(self) -> None:
+        """Start the canceller from the echo path kept at the last run, if any (echo_path_file)."""
+        file = echo_path.resolve(self.param("echo_path_file"))
+        self.keeper = EchoPathKeeper(file) if file is not None and self.param("echo_cancel") in ("linear", "both") \
+            else None
+        restored = False
+        if self.keeper is not None:
+            try:
+                restored = self.keeper.restore(self.echo)
+            except EchoPathError as exc:  # the canceller learns the path from nothing, as without a file
+                self.get_logger().warning(f"{exc}; learning the echo path anew")
+                self.health.problem("echo_path_errors", str(exc))
+        self.health.set_value("echo_path_file", str(file) if self.keeper is not None else "")
+        self.health.set_value("echo_started_from_path", restored)
+
+    def _keep_echo_path(self, at_end: bool = False) -> None:
+        if self.keeper is None or self.echo is None:
+            return
+        try:
+            kept = (self.keeper.save if at_end else self.keeper.tick)(self.echo, time.monotonic())
+        except OSError as exc:
+            self.get_logger().error(f"cannot keep the echo path in {self.keeper.file}: {exc}",
+                                    throttle_duration_sec=60.0)
+            self.health.problem("echo_path_errors", f"cannot write {self.keeper.file}: {exc}")
+            return
+        if kept:
+            self.health.set_value("echo_path_saves", self.keeper.saves)
+
     def on_reference(self, msg) -> None:
         """The robot's voice as the speaker played it: the echo canceller's reference."""
         samples = self.decode_frame(msg, "rejected_reference_frames")
@@ -164,6 +201,7 @@ class CaptureNode(VoiceNode):
             self._source.stop()
         if self._thread is not None:
             self._thread.join(timeout=3.0)
+        self._keep_echo_path(at_end=True)
 
     def cleanup_stage(self) -> None:
         self.deactivate_stage()
@@ -235,6 +273,7 @@ class CaptureNode(VoiceNode):
             self.health.set_value("echo_path_changes", st.path_changes)
         self.health.set_value("echo_cpu_pct_of_one_core", round(st.cpu_ms_per_s / 10, 2))
         self.health.set_value("echo_reference_late_s", round(st.late_reference_s, 2))
+        self._keep_echo_path()
         if st.converged != self._echo_free:
             self._echo_free = st.converged
             self.echo_pub.publish(Bool(data=st.converged))
