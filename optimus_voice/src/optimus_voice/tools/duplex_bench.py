@@ -221,13 +221,15 @@ class DuplexLoop:
 
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
         aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
-        unmarked_waits: bool = False, converging_logprob: float | None = None, cold: bool = False, seed: int = 0,
-        echo: Callable[[str], None] = print) -> dict:
+        unmarked_waits: bool = False, converging_logprob: float | None = None, cold: bool = False,
+        remember: bool = False, seed: int = 0, echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result.
 
     cold: every episode starts with a canceller that has not heard the room yet, as a robot's first reply after
     start-up does (or its first after the speaker moved): the seconds in which the canceller learns, which a run
-    otherwise has only at its start, make up most of the robot's speech."""
+    otherwise has only at its start, make up most of the robot's speech. remember: the canceller starts from the
+    echo path learnt in this room before (three replies, before the run), and with cold each new one from the path
+    the last one learnt, as the capture node does from its echo_path_file."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
     from optimus_voice.hearing.turn_model import SmartTurn
@@ -248,6 +250,9 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     gain = user_level * 10 ** (echo_db / 20) / robot_level
     asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
+    learnt = learn_room(aec, replies[:3], room.impulse_response() * gain) if remember and aec is not None else None
+    if learnt is not None:
+        canceller.start_from(learnt)
     cancellers = [canceller] if canceller else []
     turns = TurnTaking(sustained_s=sustained_s, echo_free_s=echo_free_s, double_talk=double_talk,
                        converging_logprob=converging_logprob)
@@ -258,7 +263,10 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     per_episode = []
     for n, ep in enumerate(episodes):
         if cold and aec is not None and n:
+            learnt = loop.aec.learnt_path() or learnt
             loop.aec = EchoCanceller(aec)
+            if remember and learnt is not None:
+                loop.aec.start_from(learnt)
             cancellers.append(loop.aec)
         r = loop.run(ep)
         r["clip"] = Path(ep.clip.path).name if ep.clip else None
@@ -271,7 +279,7 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
               "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
               "unmarked_waits": unmarked_waits,
-              "converging_logprob": converging_logprob, "cold": cold, "seed": seed,
+              "converging_logprob": converging_logprob, "cold": cold, "remember": remember, "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
@@ -296,6 +304,19 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
             "user_wer_alone": round(100 * wer([refs[c] for c in alone], [alone[c]["heard"] for c in alone]), 2)}
     result["episodes"] = per_episode
     return result
+
+
+def learn_room(aec: EchoConfig, replies: list[tuple[str, np.ndarray]], h: np.ndarray):
+    """The echo path a canceller learns from these replies in this room (None if it did not converge)."""
+    canceller = EchoCanceller(aec)
+    played = np.concatenate([r for _, r in replies])
+    played = np.pad(played, (0, -len(played) % CHUNK))
+    mic = convolve(played, h)
+    for i in range(0, len(played), CHUNK):
+        stamp = BASE_NS + i * NS_PER_S // SAMPLE_RATE
+        canceller.reference(played[i:i + CHUNK], stamp)
+        canceller.process(AudioChunk(mic[i:i + CHUNK], i, stamp))
+    return canceller.learnt_path()
 
 
 def robot_replies(rng: np.random.Generator, n: int = 40) -> list[tuple[str, np.ndarray]]:

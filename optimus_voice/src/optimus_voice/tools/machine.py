@@ -17,8 +17,13 @@ def machine() -> dict:
                    if line.startswith("model name"))
     commit = ""
     with contextlib.suppress(OSError):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
-                                capture_output=True, text=True).stdout.strip()
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                                text=True).stdout.strip()
+        # A run on code not yet committed says so: the commit alone would name code it did not run.
+        if commit and subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                                     capture_output=True, text=True).stdout.strip():
+            commit += "+uncommitted"
     threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ}
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit,
             "threads": threads}

@@ -109,8 +109,8 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
                                                   gate_db=ns.gate_db, residual_db=ns.residual_db)
     result = duplex_bench.run(clips, robot_minutes=ns.minutes, echo_db=ns.echo_db, aec=aec,
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
-                              double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits, cold=ns.cold,
-                              converging_logprob=ns.converging_logprob,
+                              double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits,
+                              converging_logprob=ns.converging_logprob, cold=ns.cold, remember=ns.remember,
                               seed=ns.seed,
                               room=Room(rt60_s=ns.rt60, delay_ms=ns.delay_ms, seed=ns.seed),
                               echo=(lambda *_: None) if ns.json else print)
@@ -182,6 +182,10 @@ def add_parser(sub) -> None:
                              "per token do not interrupt (default: no floor)")
     duplex.add_argument("--cold", action="store_true",
                         help="a canceller that has not heard the room yet at every episode (start-up, converging)")
+    duplex.add_argument("--remember", action="store_true",
+                        help="the canceller starts from the echo path learnt in the room before the run (with "
+                             "--cold, each new one from the last one's), as the capture node does from its "
+                             "echo_path_file")
     duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
     duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
     duplex.add_argument("--seed", type=int, default=0)
