@@ -203,6 +203,24 @@ def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, 
     assert wer([reference], [cancelled]) < wer([reference], [uncancelled]), (cancelled, uncancelled)
 
 
+def test_a_quiet_user_over_a_well_cancelled_echo_is_not_gated(robot_voice, data_dir):
+    """A user 20 dB below the robot's echo: once the filter removes far more than that, the residual gate's
+    threshold has come down with the residual it expects, and their voice passes; a fixed -15 dB gate takes much of
+    it for the echo's leftover and attenuates it by 20 dB."""
+    user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
+    echo *= 10 ** (14 / 20)  # 6 + 14 = 20 dB over the user
+    blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
+    user_e = np.mean(blocks ** 2, axis=1)
+    speech = user_e > 1e-3 * user_e.max()
+    cut = {}
+    for floor in (-15.0, -25.0):
+        out = run_through(EchoCanceller(EchoConfig(residual_floor_db=floor)), echo + near, robot_voice)
+        out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
+        cut[floor] = float(np.mean(out_e[speech] < 0.1 * user_e[speech]))  # share of the user's 10 ms lost
+    assert cut[-25.0] < 0.2, cut
+    assert cut[-15.0] > 2 * cut[-25.0], cut
+
+
 def test_a_user_talking_over_the_robot_for_seconds_is_not_a_changed_echo_path(robot_voice, data_dir):
     """Long double talk alone is no path change: learning anew on the user's voice would lose the room's echo
     (the duplex bench lost its canceller that way, and the robot then stopped for its own voice)."""

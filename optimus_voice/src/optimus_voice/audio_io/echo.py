@@ -42,6 +42,7 @@ MIN_CONVERGE_S = 2.0        # of the robot's voice before the canceller may call
 MIN_MEASURED_ERLE_DB = 8.0  # echo removed, as measured over the last 2 s or so, to call itself converged
 PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, may be an echo path change...
 PATH_CHANGE_CORRELATION = 0.75  # ... if the error's loudness follows the echo estimate's (not a talker's)
+RESIDUAL_MARGIN_DB = 6.0    # the gate's threshold over the residual echo the filter's ERLE predicts (residual_floor_db)
 DELAY_SHARPNESS = 8.0       # GCC-PHAT peaks below this are no measurement (see correlation.gcc_phat)
 NEAR_END_OVER_RESIDUAL = 100.0  # 20 dB: error over the filter's predicted residual echo, in a block of double talk
 NEAR_END_OF_MIC = 10 ** -1.5    # -15 dB: ... and at least this share of the microphone's energy
@@ -60,9 +61,14 @@ class EchoConfig:
     filter_ms: float = 240.0         # echo path the linear filter models: delay beyond the stamps, plus reverberation
     # Residual echo gate (linear mode): a 10 ms block whose output is under `residual_db` of the echo the filter
     # estimated holds no more than the echo's leftover, and is attenuated by `gate_db`. The user talking over the
-    # robot stays above it unless the echo is more than -residual_db louder than their voice.
+    # robot stays above it unless the echo is more than -residual_db louder than their voice (down to
+    # -residual_floor_db as the filter converges further).
     residual_db: float = -15.0
     gate_db: float = -20.0
+    # A filter that removes more leaves less: the gate's threshold follows 6 dB above the residual its ERLE predicts,
+    # from residual_db down to this, so a user 15-25 dB below a well-cancelled echo is not gated (a fixed -15 dB took
+    # quiet users' first words, BENCHMARKS.md 2026-12-07). Equal to residual_db: a fixed threshold.
+    residual_floor_db: float = -25.0
     noise_suppression: bool = False  # WebRTC noise suppression after the echo canceller
     ns_level: int = 1                # 0-3: 6, 12, 18 or 21 dB of noise suppression
     reference_delay_ms: float = 0.0  # known extra delay of the reference (a speaker driver's buffer), if any
@@ -331,7 +337,11 @@ class EchoCanceller:
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """One block through the linear filter and the residual echo gate."""
         out, echo = self._linear.process(mic, ref)
-        leftover = float(np.dot(out, out)) < 10 ** (self.cfg.residual_db / 10) * float(np.dot(echo, echo))
+        threshold_db = self.cfg.residual_db
+        if self.cfg.residual_floor_db < threshold_db:
+            erle_db = 10 * np.log10(max(self._linear.erle, 1.0))
+            threshold_db = min(threshold_db, max(self.cfg.residual_floor_db, RESIDUAL_MARGIN_DB - erle_db))
+        leftover = float(np.dot(out, out)) < 10 ** (threshold_db / 10) * float(np.dot(echo, echo))
         # Closes at once, opens over a few blocks: a word's soft ending is not cut by a block of echo after it.
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
