@@ -79,6 +79,13 @@ def test_the_keeper_saves_a_converged_path_now_and_then_and_restores_it(robot_vo
     assert keeper.tick(aec, 100.0) and keeper.file.exists()
     assert not keeper.tick(aec, 110.0) and keeper.tick(aec, 130.0)
     assert keeper.save(aec, 131.0) and keeper.saves == 3  # at the end, whenever it was last saved
+    keeper.file.unlink()
+    keeper.file.mkdir()  # a file that cannot be written: an error, tried again only in every_s
+    with pytest.raises(OSError):
+        keeper.tick(aec, 200.0)
+    assert not keeper.tick(aec, 201.0)
+    keeper.file.rmdir()
+    keeper.save(aec, 202.0)
     again = EchoCanceller()
     assert keeper.restore(again) and again.stats.started_from_path
 

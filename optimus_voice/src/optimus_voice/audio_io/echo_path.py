@@ -33,7 +33,7 @@ class EchoPath:
     weights: np.ndarray      # the linear filter's partitions, frequency domain (partitions x block + 1, complex)
     block: int               # samples per block (16 kHz)
     shift_ms: float          # the reference's shift onto a delay longer than the filter (EchoCanceller's auto delay)
-    erle_db: float           # echo removed when it was kept, for /diagnostics
+    erle_db: float           # echo removed when it was kept (for whoever inspects the file)
 
 
 def resolve(setting: str) -> Path | None:
@@ -99,10 +99,12 @@ class EchoPathKeeper:
         return self.save(canceller, now_s)
 
     def save(self, canceller: EchoCanceller, now_s: float) -> bool:
+        """Save a converged path now; True if saved (OSError if the file cannot be written: tried again in
+        `every_s`)."""
         learnt = canceller.learnt_path()
         if learnt is None:
             return False
-        save(learnt, self.file)
         self._last_s = now_s
+        save(learnt, self.file)
         self.saves += 1
         return True
