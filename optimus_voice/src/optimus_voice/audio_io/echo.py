@@ -206,7 +206,7 @@ class EchoCanceller:
         with self._lock:
             if self._linear is None:
                 raise EchoPathError(f"mode {self.cfg.mode!r} has no linear filter to start from an echo path")
-            if path.block != BLOCK or path.weights.shape != self._linear.weights().shape:
+            if path.block != BLOCK or path.weights.shape != (self._linear.partitions, BLOCK + 1):
                 raise EchoPathError(f"the echo path kept is for a filter of {path.weights.shape[0]} blocks of "
                                     f"{path.block} samples, not {self._linear.partitions} of {BLOCK} "
                                     f"(echo_filter_ms changed?)")

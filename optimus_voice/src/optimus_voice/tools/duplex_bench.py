@@ -177,6 +177,10 @@ class DuplexLoop:
             result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
         return result
 
+    def _ms_after_onset(self) -> int | None:
+        """Where the microphone stream is now, from the user's speech onset in this episode (None: no user)."""
+        return None if self.onset is None else round((self.index - self.onset) * 1000 / SAMPLE_RATE)
+
     def _events(self, events) -> str | None:
         from optimus_voice.deciding.turn_taking import classify_interruption
         from optimus_voice.hearing.asr import TranscriptEvent
@@ -189,8 +193,7 @@ class DuplexLoop:
                         self.opened.append({
                             "turn_id": ev.turn_id, "double_talk": ev.double_talk, "converged": self.turns.echo_free,
                             "user": self.onset is not None and self.index >= self.onset,
-                            "ms_after_onset": None if self.onset is None else
-                            round((self.index - self.onset) * 1000 / SAMPLE_RATE), "heard": []})
+                            "ms_after_onset": self._ms_after_onset(), "heard": []})
                     self.turns.user_started(ev.turn_id, self.now_s(), ev.double_talk)
                 elif ev.kind == "end":
                     self.turns.user_stopped(ev.turn_id)
@@ -204,8 +207,7 @@ class DuplexLoop:
                                             "converged": self.turns.echo_free,
                                             "verdict": classify_interruption(text, self.turns.robot_text,
                                                                              self.turns.echo_overlap),
-                                            "ms_after_onset": None if self.onset is None else
-                                            round((self.index - self.onset) * 1000 / SAMPLE_RATE)})
+                                            "ms_after_onset": self._ms_after_onset()})
             if not ev.is_final:
                 if self.turns.heard(ev.turn_id, text, logprob=ev.hypothesis.avg_logprob):
                     why, self.heard_text = why or "words", text
