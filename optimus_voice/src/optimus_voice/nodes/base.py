@@ -322,11 +322,28 @@ def _quiet_interrupts(hook: Callable = sys.unraisablehook) -> Callable:
     return unraisable
 
 
+def _interrupt_once() -> Callable[[int, object], None]:
+    """A SIGINT handler: the first Ctrl-C stops the node (KeyboardInterrupt), any later one is ignored."""
+    interrupted = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
+
+    return handler
+
+
 def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> None:
     """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up and exit 0."""
     # Ctrl-C can land while the garbage collector runs a finalizer (seen in CI: rclpy's Task.__del__ while spin
     # returned); Python then prints it as a traceback it cannot raise. It is the stop we asked for, not an error.
     sys.unraisablehook = _quiet_interrupts()
+    # ros2 launch (and `up`) sends a SIGINT of its own after the terminal's. Python's default handler raised that
+    # second one wherever the clean-up was, even inside the call that was about to ignore it (seen in CI). Set
+    # before rclpy.init, whose handler shuts ROS down and then calls this one.
+    signal.signal(signal.SIGINT, _interrupt_once())
     with ros_context(args):
         node = node_class()
         # One thread: model work (decodes, synthesis, emotion) runs on each node's own worker thread, and the
@@ -335,10 +352,10 @@ def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> Non
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         voice = isinstance(node, VoiceNode)
-        if voice and node.param("autostart"):
-            node.trigger_configure()
-            node.trigger_activate()
         try:
+            if voice and node.param("autostart"):
+                node.trigger_configure()
+                node.trigger_activate()
             executor.spin()
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
@@ -348,8 +365,7 @@ def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> Non
             if node.context.ok():
                 raise
         finally:
-            # Stopping: a second Ctrl-C (ros2 launch sends one after the terminal's) must not cut the clean-up
-            # short, or the node dies by the signal instead of exiting 0.
+            # Stopping: a SIGTERM (launch's next step after SIGINT) must not cut the clean-up short either.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)
             if voice:
