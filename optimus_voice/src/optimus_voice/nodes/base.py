@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import signal
 import sys
@@ -340,6 +341,9 @@ def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> Non
     # Ctrl-C can land while the garbage collector runs a finalizer (seen in CI: rclpy's Task.__del__ while spin
     # returned); Python then prints it as a traceback it cannot raise. It is the stop we asked for, not an error.
     sys.unraisablehook = _quiet_interrupts()
+    # A crash in native code (a model runtime, the middleware) leaves the Python stack of every thread in the
+    # node's log instead of a bare "exit code -11".
+    faulthandler.enable()
     # ros2 launch (and `up`) sends a SIGINT of its own after the terminal's. Python's default handler raised that
     # second one wherever the clean-up was, even inside the call that was about to ignore it (seen in CI). Set
     # before rclpy.init, whose handler shuts ROS down and then calls this one.
@@ -375,6 +379,8 @@ def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> Non
             executor.shutdown(timeout_sec=5.0)
             if voice:
                 node.stop_readers()
-                with contextlib.suppress(Exception):
+                try:
                     node.cleanup_stage()
+                except Exception as exc:  # noqa: BLE001 - the node goes away either way; say what was left
+                    print(f"[{node.get_name()}] clean-up at exit failed: {exc!r}", file=sys.stderr, flush=True)
             node.destroy_node()
