@@ -70,7 +70,7 @@ def test_a_turn_the_canceller_heard_over_the_robot_stops_it_before_any_words(ros
     from optimus_voice.nodes.tts_node import TtsNode
     from std_msgs.msg import Bool
 
-    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest, Transcript, VoiceActivity
+    from optimus_voice_msgs.msg import DialogueState, SpeechProgress, SpeechRequest, Transcript, VoiceActivity
 
     dialogue = ros_graph.add(DialogueNode, emotion_wait_ms=0.0, barge_in_double_talk=0.5,
                              barge_in_echo_free_ms=5000.0)  # only double talk can stop it within the test
@@ -90,6 +90,9 @@ def test_a_turn_the_canceller_heard_over_the_robot_stops_it_before_any_words(ros
     transcripts.publish(Transcript(turn_id=first, text="what can you do", is_final=True))
     assert probe.wait_for(lambda: any(p.turn_id == first and p.state == SpeechProgress.STARTED
                                       for p in probe.of(topics.SPEECH_PROGRESS)), 20)
+    # The dialogue itself must know the robot speaks: a turn that reaches it first takes the floor instead (a CI
+    # run lost that race, the voice activity taken before the speech progress the probe had already seen).
+    assert probe.wait_for(lambda: any(s.state == DialogueState.SPEAKING for s in probe.of(topics.DIALOGUE_STATE)), 10)
     little = now_ns() // 1_000_000
     activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_START, turn_id=little, double_talk=0.2))
     assert not probe.wait_for(lambda: stopped(first), 1.0)

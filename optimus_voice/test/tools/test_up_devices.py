@@ -45,8 +45,10 @@ def test_a_turn_through_real_devices_with_the_robot_hearing_itself(probe, domain
         # converged after 2 s of the robot's voice at 10 dB; the reply is about that long).
         assert 30 < float(echo["echo_delay_ms"]) < 500, echo
         assert float(echo["echo_erle_db"]) > 3, echo
-        # The speaker node tells the canceller what it plays before the microphone hears it.
-        assert float(echo["echo_reference_late_s"]) == 0, echo
+        # The speaker node tells the canceller what it plays before the microphone hears it. Its lead is the sound
+        # server's output latency, and a loaded 2-core CI machine once delivered 40 ms of it late: a hiccup, where a
+        # speaker that reports after playing would leave the whole reply (about 2 s) uncancelled.
+        assert float(echo["echo_reference_late_s"]) <= 0.1, echo
     finally:
         up.stop()
         server.close()
