@@ -326,3 +326,23 @@ def test_gcc_phat_finds_a_fractional_delay(data_dir):
 def test_unknown_mode_is_a_clear_error():
     with pytest.raises(EchoError, match="unknown echo cancellation mode 'loud'"):
         EchoCanceller(EchoConfig(mode="loud"))
+
+
+def test_a_voice_far_above_the_residual_holds_the_gate_open_and_the_robot_alone_stays_gated(robot_voice, data_dir):
+    """A user 30 dB under the robot's echo is under the gate's lowest threshold (-25 dB), yet far above the residual
+    a converged filter leaves: with gate_open_on_double_talk fewer of their 10 ms blocks are lost, and the robot's
+    voice alone is removed as well as before."""
+    user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
+    echo *= 10 ** (24 / 20)  # 6 + 24 = 30 dB over the user
+    blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
+    user_e = np.mean(blocks ** 2, axis=1)
+    speech = user_e > 1e-3 * user_e.max()
+    robot_alone = slice(SAMPLE_RATE, at - SAMPLE_RATE // 10)
+    lost, removed = {}, {}
+    for held in (False, True):
+        out = run_through(EchoCanceller(EchoConfig(gate_open_on_double_talk=held)), echo + near, robot_voice)
+        out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
+        lost[held] = float(np.mean(out_e[speech] < 0.1 * user_e[speech]))
+        removed[held] = erle_db(echo[robot_alone], out[robot_alone])
+    assert lost[True] < 0.75 * lost[False], lost
+    assert removed[True] > removed[False] - 1.0, removed

@@ -46,6 +46,7 @@ RESIDUAL_MARGIN_DB = 6.0    # the gate's threshold over the residual echo the fi
 DELAY_SHARPNESS = 8.0       # GCC-PHAT peaks below this are no measurement (see correlation.gcc_phat)
 NEAR_END_OVER_RESIDUAL = 100.0  # 20 dB: error over the filter's predicted residual echo, in a block of double talk
 NEAR_END_OF_MIC = 10 ** -1.5    # -15 dB: ... and at least this share of the microphone's energy
+VOICE_HOLD_BLOCKS = 10  # the residual gate stays open this long after a block far above the residual echo
 
 
 class EchoError(RuntimeError):
@@ -69,6 +70,10 @@ class EchoConfig:
     # from residual_db down to this, so a user 15-25 dB below a well-cancelled echo is not gated (a fixed -15 dB took
     # quiet users' first words, BENCHMARKS.md 2026-12-07). Equal to residual_db: a fixed threshold.
     residual_floor_db: float = -25.0
+    # Keep the gate open while the filter hears a voice over the robot's: for VOICE_HOLD_BLOCKS after a block whose
+    # error is 20 dB over the residual echo the filter's measured ERLE leaves. A quiet user's first syllables under
+    # a loud echo are then not taken for its leftover (BENCHMARKS.md, 2026-12-07).
+    gate_open_on_double_talk: bool = False
     noise_suppression: bool = False  # WebRTC noise suppression after the echo canceller
     ns_level: int = 1                # 0-3: 6, 12, 18 or 21 dB of noise suppression
     reference_delay_ms: float = 0.0  # known extra delay of the reference (a speaker driver's buffer), if any
@@ -171,6 +176,7 @@ class EchoCanceller:
         self._auto_shift_ms = 0.0
         self._last_lag_ms: float | None = None  # the last clear delay measurement, against the reference as placed
         self._gain = 1.0
+        self._voice_hold = 0  # blocks the residual gate stays open for a voice heard over the echo
         self._mic_energy = 0.0
         self._out_energy = 0.0
         hist = int(DELAY_WINDOW_S * SAMPLE_RATE)
@@ -342,6 +348,12 @@ class EchoCanceller:
             erle_db = 10 * np.log10(max(self._linear.erle, 1.0))
             threshold_db = min(threshold_db, max(self.cfg.residual_floor_db, RESIDUAL_MARGIN_DB - erle_db))
         leftover = float(np.dot(out, out)) < 10 ** (threshold_db / 10) * float(np.dot(echo, echo))
+        if self._linear.over_residual:
+            self._voice_hold = VOICE_HOLD_BLOCKS
+        elif self._voice_hold:
+            self._voice_hold -= 1
+        if leftover and self.cfg.gate_open_on_double_talk and self._voice_hold:
+            leftover = False
         # Closes at once, opens over a few blocks: a word's soft ending is not cut by a block of echo after it.
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
@@ -429,6 +441,7 @@ class LinearEchoFilter:
         self._mic_lt = self._err_lt = 1e-12  # long-term energies while only the robot speaks: the filter's ERLE
         self.double_talk = 0   # blocks of double talk hangover left
         self.near_end = False  # the last block held a voice over the robot's (for barge-in; see process)
+        self.over_residual = False  # ... or at least something far above the residual echo (for the gate)
         self.double_talk_blocks = 0
         self._double_talk_run = 0  # blocks in a row that looked like double talk
         self._run_energies: deque[tuple[float, float]] = deque(maxlen=PATH_CHANGE_BLOCKS)  # (echo, error) of them
@@ -469,7 +482,7 @@ class LinearEchoFilter:
         mic_e, err_e, echo_e = float(np.dot(mic, mic)), float(np.dot(e_f, e_f)), float(np.dot(y_f, y_f))
         speaking = float(np.dot(ref, ref)) > 1e-6 * n  # the robot's voice is in this block's reference
         active = speaking or echo_e > 1e-7 * n
-        self.near_end = False
+        self.near_end = self.over_residual = False
         if not active:
             return e_f.astype(np.float32), y_f.astype(np.float32)
         converged = self.erle > 4.0  # 6 dB
@@ -478,8 +491,8 @@ class LinearEchoFilter:
         # on its onsets, what the filter has not learnt yet). The robot speaks in this block, the error is far
         # above what the echo estimate leaves at the filter's ERLE, and it is a good part of what the microphone
         # hears: the adaptation guard alone fires on many of the robot's own blocks while the filter is young.
-        self.near_end = (converged and speaking
-                         and err_e > NEAR_END_OVER_RESIDUAL * echo_e / self.erle and err_e > NEAR_END_OF_MIC * mic_e)
+        self.over_residual = converged and speaking and err_e > NEAR_END_OVER_RESIDUAL * echo_e / self.erle
+        self.near_end = self.over_residual and err_e > NEAR_END_OF_MIC * mic_e
         # Near-end speech, for adaptation: the error is well above what the echo estimate leaves at the filter's ERLE.
         if converged and err_e > 8.0 * echo_e / self.erle + 1e-7 * n:
             self.double_talk = 10

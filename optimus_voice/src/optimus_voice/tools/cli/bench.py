@@ -107,7 +107,8 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
         clips = [c for c in clips if c.half == ns.half]
     aec = None if ns.aec == "off" else EchoConfig(mode=ns.aec, noise_suppression=ns.noise_suppression,
                                                   gate_db=ns.gate_db, residual_db=ns.residual_db,
-                                                  residual_floor_db=ns.residual_floor_db)
+                                                  residual_floor_db=ns.residual_floor_db,
+                                                  gate_open_on_double_talk=ns.gate_open_on_double_talk)
     result = duplex_bench.run(clips, robot_minutes=ns.minutes, echo_db=ns.echo_db, aec=aec,
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
                               double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits,
@@ -168,6 +169,10 @@ def add_parser(sub) -> None:
     duplex.add_argument("--residual-floor-db", type=float, default=EchoConfig.residual_floor_db,
                         help="lowest residual gate threshold, reached as the filter's ERLE grows (EchoConfig."
                              "residual_floor_db; equal to --residual-db: a fixed threshold)")
+    duplex.add_argument("--gate-open-on-double-talk", action=argparse.BooleanOptionalAction,
+                        default=EchoConfig.gate_open_on_double_talk,
+                        help="keep the residual gate open while the filter hears double talk (EchoConfig."
+                             "gate_open_on_double_talk)")
     duplex.add_argument("--gate-db", type=float, default=EchoConfig.gate_db,
                         help="residual echo gate attenuation (capture's echo_gate_db)")
     duplex.add_argument("--residual-db", type=float, default=EchoConfig.residual_db,
