@@ -348,12 +348,9 @@ class EchoCanceller:
             erle_db = 10 * np.log10(max(self._linear.erle, 1.0))
             threshold_db = min(threshold_db, max(self.cfg.residual_floor_db, RESIDUAL_MARGIN_DB - erle_db))
         leftover = float(np.dot(out, out)) < 10 ** (threshold_db / 10) * float(np.dot(echo, echo))
-        if self._linear.over_residual:
-            self._voice_hold = VOICE_HOLD_BLOCKS
-        elif self._voice_hold:
-            self._voice_hold -= 1
-        if leftover and self.cfg.gate_open_on_double_talk and self._voice_hold:
-            leftover = False
+        if self.cfg.gate_open_on_double_talk:
+            self._voice_hold = VOICE_HOLD_BLOCKS if self._linear.over_residual else max(0, self._voice_hold - 1)
+            leftover = leftover and not self._voice_hold
         # Closes at once, opens over a few blocks: a word's soft ending is not cut by a block of echo after it.
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
