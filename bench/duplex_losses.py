@@ -15,15 +15,14 @@ the WER is); the difference is put down to the first thing that explains it:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_DATA, manifest, write
 from optimus_voice.tools.textnorm import edit_distance, normalize
-
-RESULTS = Path(__file__).parent / "results"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "asr_commonvoice_dev"
 
 
 def cause(over: dict, heard_alone: str, late_ms: float) -> str:
@@ -58,18 +57,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="bench duplex JSON files")
     ap.add_argument("--late-ms", type=float, default=500.0, help="a turn opened later than this is late")
-    ap.add_argument("--data", type=Path, default=DATA, help="the clips' set (its manifest.csv has the references)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA / "asr_commonvoice_dev",
+                    help="the clips' set (its manifest.csv has the references)")
     ap.add_argument("--name", help="also write bench/results/NAME.json")
     ns = ap.parse_args()
-    with open(ns.data / "manifest.csv", newline="") as f:
-        refs = {Path(r["file"]).name: r["transcript"] for r in csv.DictReader(f)}
+    refs = {Path(r["file"]).name: r["transcript"] for r in manifest(ns.data)}
     result = losses(ns.runs, refs, ns.late_ms)
     print(f"{result['reference_words']} words over the robot: {result['extra_errors']} more errors than alone "
           f"({result['extra_errors_pct_points']} points)")
     for why, row in result["by_cause"].items():
         print(f"  {why:17s} {row['clips']:3d} clips, {row['extra_errors']:+d} errors")
     if ns.name:
-        (RESULTS / f"{ns.name}.json").write_text(json.dumps(result, indent=1))
+        write(ns.name, result)
 
 
 if __name__ == "__main__":
