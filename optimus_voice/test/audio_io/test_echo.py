@@ -210,20 +210,25 @@ def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, 
     assert wer([reference], [cancelled]) < wer([reference], [uncancelled]), (cancelled, uncancelled)
 
 
+def quiet_user_over_echo(robot_voice: np.ndarray, data_dir, under_db: float, cfg: EchoConfig):
+    """JFK `under_db` below the robot's echo for 2 s, through a canceller with `cfg`: (the share of the user's 10 ms
+    blocks of speech lost, under a tenth of their energy; the echo; the output; where the user starts)."""
+    user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
+    echo *= 10 ** ((under_db - 6) / 20)  # talking_over puts the echo 6 dB over the user
+    blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
+    user_e = np.mean(blocks ** 2, axis=1)
+    speech = user_e > 1e-3 * user_e.max()
+    out = run_through(EchoCanceller(cfg), echo + near, robot_voice)
+    out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
+    return float(np.mean(out_e[speech] < 0.1 * user_e[speech])), echo, out, at
+
+
 def test_a_quiet_user_over_a_well_cancelled_echo_is_not_gated(robot_voice, data_dir):
     """A user 20 dB below the robot's echo: once the filter removes far more than that, the residual gate's
     threshold has come down with the residual it expects, and their voice passes; a fixed -15 dB gate takes much of
     it for the echo's leftover and attenuates it by 20 dB."""
-    user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
-    echo *= 10 ** (14 / 20)  # 6 + 14 = 20 dB over the user
-    blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
-    user_e = np.mean(blocks ** 2, axis=1)
-    speech = user_e > 1e-3 * user_e.max()
-    cut = {}
-    for floor in (-15.0, -25.0):
-        out = run_through(EchoCanceller(EchoConfig(residual_floor_db=floor)), echo + near, robot_voice)
-        out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
-        cut[floor] = float(np.mean(out_e[speech] < 0.1 * user_e[speech]))  # share of the user's 10 ms lost
+    cut = {floor: quiet_user_over_echo(robot_voice, data_dir, 20.0, EchoConfig(residual_floor_db=floor))[0]
+           for floor in (-15.0, -25.0)}
     assert cut[-25.0] < 0.2, cut
     assert cut[-15.0] > 2 * cut[-25.0], cut
 
@@ -332,17 +337,11 @@ def test_a_voice_far_above_the_residual_holds_the_gate_open_and_the_robot_alone_
     """A user 30 dB under the robot's echo is under the gate's lowest threshold (-25 dB), yet far above the residual
     a converged filter leaves: with gate_open_on_double_talk fewer of their 10 ms blocks are lost, and the robot's
     voice alone is removed as well as before."""
-    user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
-    echo *= 10 ** (24 / 20)  # 6 + 24 = 30 dB over the user
-    blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
-    user_e = np.mean(blocks ** 2, axis=1)
-    speech = user_e > 1e-3 * user_e.max()
-    robot_alone = slice(SAMPLE_RATE, at - SAMPLE_RATE // 10)
     lost, removed = {}, {}
     for held in (False, True):
-        out = run_through(EchoCanceller(EchoConfig(gate_open_on_double_talk=held)), echo + near, robot_voice)
-        out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
-        lost[held] = float(np.mean(out_e[speech] < 0.1 * user_e[speech]))
+        lost[held], echo, out, at = quiet_user_over_echo(robot_voice, data_dir, 30.0,
+                                                         EchoConfig(gate_open_on_double_talk=held))
+        robot_alone = slice(SAMPLE_RATE, at - SAMPLE_RATE // 10)
         removed[held] = erle_db(echo[robot_alone], out[robot_alone])
     assert lost[True] < 0.75 * lost[False], lost
     assert removed[True] > removed[False] - 1.0, removed
