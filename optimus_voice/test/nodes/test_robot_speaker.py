@@ -57,9 +57,13 @@ def test_speaking_barge_in_echo_and_say_again_without_our_speaker(ros_graph, pro
     activity.publish(VoiceActivity(event=VoiceActivity.SPEECH_END, turn_id=barge))
     transcripts.publish(Transcript(turn_id=barge, text="hold on, who made you", is_final=True))
     assert probe.wait_for(lambda: progress(barge, SpeechProgress.DONE), 20)
+    # The dialogue's own copy of that progress may come after the probe's: wait until it has taken it (a CI run
+    # asked "say that again" first and got the interrupted reply repeated).
+    done = progress(barge, SpeechProgress.DONE)[0].spoken_text
+    assert probe.wait_for(lambda: probe.of(topics.DIALOGUE_STATE)[-1].robot_text == done, 5)
 
     # "Say that again" repeats what was played.
     again = now_ns() // 1_000_000
     turn(again, "say that again")
     assert probe.wait_for(lambda: says(again), 5)
-    assert says(again)[0].text == f"I said: {progress(barge, SpeechProgress.DONE)[0].spoken_text}"
+    assert says(again)[0].text == f"I said: {done}"
