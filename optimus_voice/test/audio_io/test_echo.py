@@ -22,14 +22,19 @@ def robot_voice():
                         "blue room.")[0]
 
 
-def run_through(aec: EchoCanceller, mic: np.ndarray, played: np.ndarray, ref_offset_ns: int = 0) -> np.ndarray:
-    """Feed the canceller as the capture node does: the speaker's audio by stamps, the microphone in 20 ms chunks."""
+def run_through(aec: EchoCanceller, mic: np.ndarray, played: np.ndarray, ref_offset_ns: int = 0,
+                words: np.ndarray | None = None) -> np.ndarray:
+    """Feed the canceller as the capture node does: the speaker's audio by stamps, the microphone in 20 ms chunks.
+    The output; `words`, if given, is filled with the audio the recognizer reads the words from."""
     out = np.zeros_like(mic)
     for i in range(0, len(mic) - 319, 320):
         stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
         aec.reference(played[i:i + 320], stamp + ref_offset_ns)
         for chunk in aec.process(AudioChunk(mic[i:i + 320], i, stamp)):
-            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+            span = slice(chunk.first_sample_index, chunk.first_sample_index + len(chunk.samples))
+            out[span] = chunk.samples
+            if words is not None:
+                words[span] = chunk.samples if chunk.words is None else chunk.words
     return out
 
 
@@ -212,15 +217,21 @@ def test_a_user_talking_over_the_robot_keeps_their_words(robot_voice, data_dir, 
 
 def quiet_user_over_echo(robot_voice: np.ndarray, data_dir, under_db: float, cfg: EchoConfig):
     """JFK `under_db` below the robot's echo for 2 s, through a canceller with `cfg`: (the share of the user's 10 ms
-    blocks of speech lost, under a tenth of their energy; the echo; the output; where the user starts)."""
+    blocks of speech lost in the output, under a tenth of their energy; the echo; the output; where the user starts;
+    the share lost in the audio for the words; that audio)."""
     user, echo, near, at = talking_over(robot_voice, data_dir, 2.0)
     echo *= 10 ** ((under_db - 6) / 20)  # talking_over puts the echo 6 dB over the user
     blocks = user[:len(user) // 160 * 160].reshape(-1, 160)
     user_e = np.mean(blocks ** 2, axis=1)
     speech = user_e > 1e-3 * user_e.max()
-    out = run_through(EchoCanceller(cfg), echo + near, robot_voice)
-    out_e = np.mean(out[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
-    return float(np.mean(out_e[speech] < 0.1 * user_e[speech])), echo, out, at
+    words = np.zeros_like(echo)
+    out = run_through(EchoCanceller(cfg), echo + near, robot_voice, words=words)
+
+    def lost(x: np.ndarray) -> float:
+        x_e = np.mean(x[at:at + blocks.size].reshape(-1, 160) ** 2, axis=1)
+        return float(np.mean(x_e[speech] < 0.1 * user_e[speech]))
+
+    return lost(out), echo, out, at, lost(words), words
 
 
 def test_a_quiet_user_over_a_well_cancelled_echo_is_not_gated(robot_voice, data_dir):
@@ -339,9 +350,25 @@ def test_a_voice_far_above_the_residual_holds_the_gate_open_and_the_robot_alone_
     voice alone is removed as well as before."""
     lost, removed = {}, {}
     for held in (False, True):
-        lost[held], echo, out, at = quiet_user_over_echo(robot_voice, data_dir, 30.0,
-                                                         EchoConfig(gate_open_on_double_talk=held))
+        lost[held], echo, out, at, *_ = quiet_user_over_echo(robot_voice, data_dir, 30.0,
+                                                             EchoConfig(gate_open_on_double_talk=held))
         robot_alone = slice(SAMPLE_RATE, at - SAMPLE_RATE // 10)
         removed[held] = erle_db(echo[robot_alone], out[robot_alone])
     assert lost[True] < 0.75 * lost[False], lost
     assert removed[True] > removed[False] - 1.0, removed
+
+
+def test_the_words_are_read_before_the_gate_once_the_filter_has_converged(robot_voice, data_dir):
+    """A user 30 dB under the robot's echo is under the gate's lowest threshold: the gated audio (the VAD's) loses
+    many of their 10 ms blocks, the audio for the words (ungated_words) far fewer. With the robot alone that audio
+    still holds little of its echo, and until the filter removes as much as the gate's floor assumes it is the
+    gated audio."""
+    lost, echo, out, at, lost_words, words = quiet_user_over_echo(robot_voice, data_dir, 30.0,
+                                                                  EchoConfig(ungated_words=True))
+    assert lost_words < 0.5 * lost, (lost, lost_words)
+    ungated = int(np.flatnonzero(words != out)[0])
+    assert SAMPLE_RATE < ungated < at - SAMPLE_RATE // 5, ungated  # not young, and before the user
+    robot_alone = slice(ungated, at - SAMPLE_RATE // 10)
+    assert erle_db(echo[robot_alone], words[robot_alone]) > 30.0
+    _, _, plain, _, lost_plain, _ = quiet_user_over_echo(robot_voice, data_dir, 30.0, EchoConfig())
+    assert lost_plain == lost and np.array_equal(plain, out)  # the gated audio is the same either way

@@ -61,6 +61,34 @@ def test_a_turn_opened_over_the_robot_says_how_much_of_it_the_canceller_heard_as
     assert shares["none"] == 0.0 and shares["speech"] > 0.7 and shares["before"] < 0.3, shares
 
 
+def test_the_vad_hears_the_gated_audio_and_the_words_are_read_from_the_ungated(asr_parts, data_dir):
+    """An echo canceller's gate took the first word ("What") for the echo's leftover: the turn opens where the gated
+    audio has a voice, and its words come from the audio before the gate (AudioChunk.words), preroll included."""
+    import dataclasses
+
+    from optimus_voice.hearing.asr import StreamingAsr, TranscriptEvent, VadEvent
+
+    vad_cls, recognizer = asr_parts
+    chunks = list(FileSource(data_dir / "cv_what_did_he_look_like.wav", realtime=False, lead_silence_s=0.5).chunks())
+    gate_until = int((0.5 + 0.86) * 16000)  # the lead silence and "What"
+    heard = {}
+    for given in (False, True):
+        asr = StreamingAsr(vad_cls(), recognizer)
+        events = []
+        for chunk in chunks:
+            gated = chunk.samples.copy()
+            gated[:max(0, gate_until - chunk.first_sample_index)] = 0.0
+            events += asr.push(dataclasses.replace(chunk, samples=gated, words=chunk.samples if given else None))
+        events += asr.flush()
+        asr.close()
+        starts = [e for e in events if isinstance(e, VadEvent) and e.kind == "start"]
+        finals = [e.hypothesis.text for e in events if isinstance(e, TranscriptEvent) and e.is_final]
+        assert len(starts) == len(finals) == 1, finals
+        assert starts[0].onset_ns >= chunks[0].stamp_ns + (gate_until - 1600) * 10 ** 9 // 16000  # the gated onset
+        heard[given] = words(finals[0])
+    assert "what" in heard[True] and "what" not in heard[False], heard
+
+
 def test_partials_have_a_stable_prefix_and_decoding_them_in_the_background_changes_no_turn(asr_parts, data_dir):
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
 

@@ -74,6 +74,12 @@ class EchoConfig:
     # error is 20 dB over the residual echo the filter's measured ERLE leaves. A quiet user's first syllables under
     # a loud echo are then not taken for its leftover (BENCHMARKS.md, 2026-12-07).
     gate_open_on_double_talk: bool = False
+    # Hand the recognizer the linear filter's output before the gate (AudioChunk.words) once the canceller has
+    # converged: the gate is for the VAD, and a quiet first syllable it took for the echo's leftover is kept for the
+    # words. Linear mode without noise suppression only: nothing else follows the filter. Off: it kept first words,
+    # but over ten unseen seeds the WER over the robot did not fall (BENCHMARKS.md, 2026-12-07); the nodes do not
+    # carry it.
+    ungated_words: bool = False
     noise_suppression: bool = False  # WebRTC noise suppression after the echo canceller
     ns_level: int = 1                # 0-3: 6, 12, 18 or 21 dB of noise suppression
     reference_delay_ms: float = 0.0  # known extra delay of the reference (a speaker driver's buffer), if any
@@ -152,6 +158,8 @@ class EchoCanceller:
                         if self.cfg.mode in ("linear", "both") else None)
         self._webrtc = None
         webrtc = self.cfg.mode in ("webrtc", "both")
+        # The words before the gate: the linear filter's output, where nothing (AEC3, noise suppression) follows it.
+        self._keep_words = self.cfg.ungated_words and self.cfg.mode == "linear" and not self.cfg.noise_suppression
         if webrtc or self.cfg.noise_suppression:
             try:
                 from pywebrtc_audio import AudioProcessor
@@ -169,6 +177,7 @@ class EchoCanceller:
         self._pending_pos = 0     # its position on the timeline
         self._out = np.zeros(0, np.float32)  # cancelled audio not yet handed out
         self._out_double_talk = np.zeros(0, np.float32)  # per sample of _out: 1 in a block of double talk
+        self._out_words = np.zeros(0, np.float32)  # per sample of _out: before the gate (cfg.ungated_words)
         self._out_index = 0       # stream index of _out[0]
         self._waiting: deque[tuple[int, int, int]] = deque()  # input chunks not yet handed out: index, length, stamp
         self._expected: int | None = None
@@ -177,6 +186,7 @@ class EchoCanceller:
         self._last_lag_ms: float | None = None  # the last clear delay measurement, against the reference as placed
         self._gain = 1.0
         self._voice_hold = 0  # blocks the residual gate stays open for a voice heard over the echo
+        self._words_ungated = False  # the last block's words were read before the gate (cfg.ungated_words)
         self._mic_energy = 0.0
         self._out_energy = 0.0
         hist = int(DELAY_WINDOW_S * SAMPLE_RATE)
@@ -291,6 +301,7 @@ class EchoCanceller:
             self._pending_pos = self.timeline.position(chunk.stamp_ns) if resume is None else resume
             self._out = np.zeros(0, np.float32)
             self._out_double_talk = np.zeros(0, np.float32)
+            self._out_words = np.zeros(0, np.float32)
             self._out_index = chunk.first_sample_index
         elif self._replace_microphone:
             self._pending_pos = self.timeline.position(chunk.stamp_ns) - len(self._pending)
@@ -308,20 +319,24 @@ class EchoCanceller:
         """Cancel the first `n` pending samples (whole blocks); the first `keep` of them are output."""
         mic, self._pending = self._pending[:n], self._pending[n:]
         ref = self.timeline.take(self._pending_pos, n)
-        out = mic
+        out = words = mic
         double_talk = np.zeros(n, np.float32)
         if self._linear is not None:
-            blocks = []
+            blocks, ungated = [], []
             for i, (block, r) in enumerate(zip(mic.reshape(-1, BLOCK), ref.reshape(-1, BLOCK), strict=True)):
-                blocks.append(self._cancel(block, r))
+                gated, linear = self._cancel(block, r)
+                blocks.append(gated)
+                ungated.append(linear if self._words_ungated else gated)
                 double_talk[i * BLOCK:(i + 1) * BLOCK] = self._linear.near_end
-            out = np.concatenate(blocks)
+            out, words = np.concatenate(blocks), np.concatenate(ungated)
             self.stats.path_changes = self._linear.path_changes
         if self._webrtc is not None:
             out = self._webrtc.process(out, ref)
         self._measure(mic, ref, out)
         self._out = np.concatenate([self._out, np.asarray(out[:keep], np.float32)])
         self._out_double_talk = np.concatenate([self._out_double_talk, double_talk[:keep]])
+        if self._keep_words:
+            self._out_words = np.concatenate([self._out_words, np.asarray(words[:keep], np.float32)])
         self._pending_pos += n
         self._audio_s += n / SAMPLE_RATE
         self.stats.cpu_ms_per_s = 1000 * self._cpu_s / self._audio_s
@@ -332,21 +347,28 @@ class EchoCanceller:
         while self._waiting and self._waiting[0][0] + self._waiting[0][1] <= self._out_index + len(self._out):
             index, length, stamp = self._waiting.popleft()
             start = index - self._out_index
-            done.append(AudioChunk(self._out[start:start + length], index, stamp,
-                                   float(np.mean(self._out_double_talk[start:start + length])) if length else 0.0))
+            samples = self._out[start:start + length]
+            words = self._out_words[start:start + length] if self._keep_words else None
+            done.append(AudioChunk(samples, index, stamp,
+                                   float(np.mean(self._out_double_talk[start:start + length])) if length else 0.0,
+                                   None if words is None or np.array_equal(words, samples) else words))
         if done:
             cut = done[-1].first_sample_index + len(done[-1].samples) - self._out_index
             self._out, self._out_index = self._out[cut:], self._out_index + cut
             self._out_double_talk = self._out_double_talk[cut:]
+            self._out_words = self._out_words[cut:]
         return done
 
-    def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        """One block through the linear filter and the residual echo gate."""
+    def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One block through the linear filter and the residual echo gate: the gated output, and the filter's."""
         out, echo = self._linear.process(mic, ref)
         threshold_db = self.cfg.residual_db
         if self.cfg.residual_floor_db < threshold_db:
             erle_db = 10 * np.log10(max(self._linear.erle, 1.0))
             threshold_db = min(threshold_db, max(self.cfg.residual_floor_db, RESIDUAL_MARGIN_DB - erle_db))
+        # A young filter's output still holds the robot's garbled voice: the words are read ungated only from a
+        # converged filter whose residual is as low as the gate's floor assumes (31 dB of ERLE by default).
+        self._words_ungated = self.stats.converged and threshold_db <= self.cfg.residual_floor_db
         leftover = float(np.dot(out, out)) < 10 ** (threshold_db / 10) * float(np.dot(echo, echo))
         if self.cfg.gate_open_on_double_talk:
             self._voice_hold = VOICE_HOLD_BLOCKS if self._linear.over_residual else max(0, self._voice_hold - 1)
@@ -354,7 +376,7 @@ class EchoCanceller:
         # Closes at once, opens over a few blocks: a word's soft ending is not cut by a block of echo after it.
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
-        return out * self._gain
+        return out * self._gain, out
 
     def _measure(self, mic: np.ndarray, ref: np.ndarray, out: np.ndarray) -> None:
         active = float(np.sqrt(np.mean(ref ** 2))) > ACTIVE_RMS

@@ -31,6 +31,9 @@ class AudioChunk:
     # Share of these samples in which the echo canceller heard a voice over the robot's own (double talk); 0 where
     # nothing was measured (no canceller, the robot silent, the canceller not converged).
     double_talk: float = 0.0
+    # The same audio before the echo canceller's residual gate, for the recognizer's words (None: `samples`). The
+    # gate keeps the VAD from opening turns on the echo's leftover; the words are read from audio it left whole.
+    words: np.ndarray | None = None
 
 
 def load_audio(path: str | Path, rate: int = SAMPLE_RATE, channels: int | None = None) -> np.ndarray:

@@ -223,7 +223,7 @@ class StreamingAsr:
         events: list[VadEvent | TranscriptEvent] = []
         pending_start = self._index
         probs = self.vad.push(chunk.samples)
-        self._keep(chunk.samples)
+        self._keep(chunk.samples if chunk.words is None else chunk.words)  # the words from the ungated audio
         self._double_talk.append((chunk.first_sample_index, len(chunk.samples), chunk.double_talk))
         while len(self._double_talk) > 1 and self._double_talk[1][0] <= self._index - ms_to_samples(
                 self.cfg.min_speech_ms + 1000):

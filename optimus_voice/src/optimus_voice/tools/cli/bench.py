@@ -108,7 +108,8 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
     aec = None if ns.aec == "off" else EchoConfig(mode=ns.aec, noise_suppression=ns.noise_suppression,
                                                   gate_db=ns.gate_db, residual_db=ns.residual_db,
                                                   residual_floor_db=ns.residual_floor_db,
-                                                  gate_open_on_double_talk=ns.gate_open_on_double_talk)
+                                                  gate_open_on_double_talk=ns.gate_open_on_double_talk,
+                                                  ungated_words=ns.ungated_words)
     result = duplex_bench.run(clips, robot_minutes=ns.minutes, echo_db=ns.echo_db, aec=aec,
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
                               double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits,
@@ -173,6 +174,9 @@ def add_parser(sub) -> None:
                         default=EchoConfig.gate_open_on_double_talk,
                         help="keep the residual gate open while the filter hears double talk (EchoConfig."
                              "gate_open_on_double_talk)")
+    duplex.add_argument("--ungated-words", action=argparse.BooleanOptionalAction, default=EchoConfig.ungated_words,
+                        help="decode the words from the canceller's output before the residual gate once it has "
+                             "converged; the VAD keeps the gated audio (EchoConfig.ungated_words)")
     duplex.add_argument("--gate-db", type=float, default=EchoConfig.gate_db,
                         help="residual echo gate attenuation (capture's echo_gate_db)")
     duplex.add_argument("--residual-db", type=float, default=EchoConfig.residual_db,
