@@ -326,9 +326,11 @@ class EchoCanceller:
             for i, (block, r) in enumerate(zip(mic.reshape(-1, BLOCK), ref.reshape(-1, BLOCK), strict=True)):
                 gated, linear = self._cancel(block, r)
                 blocks.append(gated)
-                ungated.append(linear if self._words_ungated else gated)
+                if self._keep_words:
+                    ungated.append(linear if self._words_ungated else gated)
                 double_talk[i * BLOCK:(i + 1) * BLOCK] = self._linear.near_end
-            out, words = np.concatenate(blocks), np.concatenate(ungated)
+            out = np.concatenate(blocks)
+            words = np.concatenate(ungated) if ungated else out
             self.stats.path_changes = self._linear.path_changes
         if self._webrtc is not None:
             out = self._webrtc.process(out, ref)
