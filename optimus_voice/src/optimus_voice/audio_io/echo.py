@@ -186,7 +186,6 @@ class EchoCanceller:
         self._last_lag_ms: float | None = None  # the last clear delay measurement, against the reference as placed
         self._gain = 1.0
         self._voice_hold = 0  # blocks the residual gate stays open for a voice heard over the echo
-        self._words_ungated = False  # the last block's words were read before the gate (cfg.ungated_words)
         self._mic_energy = 0.0
         self._out_energy = 0.0
         hist = int(DELAY_WINDOW_S * SAMPLE_RATE)
@@ -324,10 +323,10 @@ class EchoCanceller:
         if self._linear is not None:
             blocks, ungated = [], []
             for i, (block, r) in enumerate(zip(mic.reshape(-1, BLOCK), ref.reshape(-1, BLOCK), strict=True)):
-                gated, linear = self._cancel(block, r)
+                gated, for_words = self._cancel(block, r)
                 blocks.append(gated)
                 if self._keep_words:
-                    ungated.append(linear if self._words_ungated else gated)
+                    ungated.append(for_words)
                 double_talk[i * BLOCK:(i + 1) * BLOCK] = self._linear.near_end
             out = np.concatenate(blocks)
             words = np.concatenate(ungated) if ungated else out
@@ -362,7 +361,8 @@ class EchoCanceller:
         return done
 
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One block through the linear filter and the residual echo gate: the gated output, and the filter's."""
+        """One block through the linear filter and the residual echo gate: the gated output, and the audio for the
+        words (the filter's output where it may be read before the gate, else the gated output)."""
         out, echo = self._linear.process(mic, ref)
         threshold_db = self.cfg.residual_db
         if self.cfg.residual_floor_db < threshold_db:
@@ -370,7 +370,7 @@ class EchoCanceller:
             threshold_db = min(threshold_db, max(self.cfg.residual_floor_db, RESIDUAL_MARGIN_DB - erle_db))
         # A young filter's output still holds the robot's garbled voice: the words are read ungated only from a
         # converged filter whose residual is as low as the gate's floor assumes (31 dB of ERLE by default).
-        self._words_ungated = self.stats.converged and threshold_db <= self.cfg.residual_floor_db
+        words_ungated = self.stats.converged and threshold_db <= self.cfg.residual_floor_db
         leftover = float(np.dot(out, out)) < 10 ** (threshold_db / 10) * float(np.dot(echo, echo))
         if self.cfg.gate_open_on_double_talk:
             self._voice_hold = VOICE_HOLD_BLOCKS if self._linear.over_residual else max(0, self._voice_hold - 1)
@@ -378,7 +378,8 @@ class EchoCanceller:
         # Closes at once, opens over a few blocks: a word's soft ending is not cut by a block of echo after it.
         target = 10 ** (self.cfg.gate_db / 20) if leftover else 1.0
         self._gain = target if target < self._gain else self._gain + 0.5 * (target - self._gain)
-        return out * self._gain, out
+        gated = out * self._gain
+        return gated, out if words_ungated else gated
 
     def _measure(self, mic: np.ndarray, ref: np.ndarray, out: np.ndarray) -> None:
         active = float(np.sqrt(np.mean(ref ** 2))) > ACTIVE_RMS
