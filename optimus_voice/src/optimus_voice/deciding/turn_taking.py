@@ -11,7 +11,8 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   canceller heard at least the `double_talk` share of the speech that opened the turn as a voice over the robot's
   (the linear filter's error far above the echo it leaves at its measured ERLE); while a canceller runs but has
   not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
-  words, so two partials in a row (or the final) must show the interruption, and duration alone never does;
+  words, so two partials in a row (or the final) must show the interruption, and duration alone never does (for a
+  turn that opened then, even once the canceller has converged under it);
 - a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
@@ -134,7 +135,9 @@ class TurnTaking:
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
         c.other_voice = c.other_voice or bool(voice_id and self.addressee and voice_id != self.addressee)
-        confirmed = final or not converging or c.verdicts[-2:] == ["interrupt", "interrupt"]
+        # A turn opened while the canceller converged is decoded from its start, the robot's garbled voice included,
+        # even once the canceller has converged under it (the first reply's false stop in test_up_devices).
+        confirmed = final or not (converging or c.converging) or c.verdicts[-2:] == ["interrupt", "interrupt"]
         if verdict == "interrupt" and confirmed and (final or not c.other_voice):
             self._take_floor(turn_id)
             return True
