@@ -236,6 +236,53 @@ def test_tts_node_publishes_speech_with_visemes_aligned_to_its_samples(ros_graph
 
 
 
+def test_tts_node_plays_the_learning_sound_when_the_echo_canceller_asks_before_any_reply(ros_graph, probe):
+    """/audio/in/echo_learning True: the learning sound goes out once as turn 0 (no words, no progress); not with
+    learning_sound off, and not once a reply has begun (the reply teaches the canceller)."""
+    from optimus_voice.audio_io.learning_sound import learning_sound
+    from optimus_voice.contract.audio import decode_pcm
+    from optimus_voice.nodes.tts_node import TtsNode
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Bool
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False, learning_sound=False)
+    learning = probe.publisher(topics.ECHO_LEARNING)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.ECHO_LEARNING, tts) and wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.audio_pub.get_subscription_count() >= 1, 10)
+
+    def sounds(kind: str = "learning_sounds") -> int:
+        return int(diagnostics_of(probe, "tts").get(kind, 0))
+
+    learning.publish(Bool(data=True))
+    time.sleep(1.0)
+    assert not probe.of(topics.AUDIO_OUT)  # learning_sound off
+    assert tts.set_parameters([Parameter("learning_sound", value=True)])[0].successful
+    # A latched topic keeps one message: each is given time to arrive before the next.
+    for asked in (False, True, True):  # the same request twice: one sound
+        learning.publish(Bool(data=asked))
+        time.sleep(0.5)
+    assert probe.wait_for(lambda: sounds() == 1, 10)
+    time.sleep(0.5)
+    frames = probe.of(topics.AUDIO_OUT)
+    assert {f.turn_id for f in frames} == {0} and not probe.of(topics.SPEECH_PROGRESS)
+    rate = frames[0].sample_rate
+    played = np.concatenate([decode_pcm(f.encoding, rate, 1, bytes(f.data), expected_rate=rate) for f in frames])
+    expected = learning_sound(rate)
+    assert len(played) == len(expected) and np.abs(played - expected).max() < 1e-3
+    assert sounds() == 1
+
+    requests.publish(SpeechRequest(turn_id=5, action=SpeechRequest.ACTION_SAY, text="Hello there."))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+    for asked in (False, True):  # a canceller that starts over (a restart) after the robot has spoken
+        learning.publish(Bool(data=asked))
+        time.sleep(0.5)
+    assert probe.wait_for(lambda: sounds("learning_sounds_skipped") == 1, 10)
+    assert {f.turn_id for f in probe.of(topics.AUDIO_OUT)} == {0, 5}
+
+
 def test_tts_node_holds_a_prepared_reply_until_it_is_asked_for(ros_graph, probe):
     """ACTION_PREPARE renders a reply and plays nothing; the SAY that follows starts from it. A prepared reply of a
     turn the user went on with is dropped unplayed."""

@@ -44,6 +44,9 @@ VOICE_DIRECTION = Topic("/voice_direction", "optimus_voice_msgs/msg/VoiceDirecti
                         array_only=True)
 ECHO_CANCELLED = Topic("/audio/in/echo_cancelled", "std_msgs/msg/Bool", QosClass.LATCHED,
                        "whether /audio/in is free of the robot's own voice (the echo canceller has converged)")
+ECHO_LEARNING = Topic("/audio/in/echo_learning", "std_msgs/msg/Bool", QosClass.LATCHED,
+                      "whether the echo canceller has yet to learn the room (no echo path kept from an earlier run, "
+                      "not converged): the TTS node then plays its learning sound")
 USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
                     "the user's speech, turn by turn (frames carry the turn id): /audio/in cut by the voice activity")
 VOICE_ACTIVITY = Topic("/voice_activity", "optimus_voice_msgs/msg/VoiceActivity", QosClass.EVENTS,
@@ -91,7 +94,7 @@ def in_namespace(topic: Topic, namespace: str) -> str:
     return topic.name if topic.global_name or not ns else f"/{ns}{topic.name}"
 
 
-ALL = (AUDIO_IN, AUDIO_ARRAY, ECHO_CANCELLED, USER_SPEECH, VOICE_ACTIVITY, VOICE_DIRECTION, TRANSCRIPT, EMOTION,
-       DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS, SPEECH_VISEMES, AUDIO_OUT, AUDIO_PLAYED, PLAYBACK, FACE,
-       FACE_MARKERS, VOICES_TRACKED, DIAGNOSTICS)
+ALL = (AUDIO_IN, AUDIO_ARRAY, ECHO_CANCELLED, ECHO_LEARNING, USER_SPEECH, VOICE_ACTIVITY, VOICE_DIRECTION,
+       TRANSCRIPT, EMOTION, DIALOGUE_STATE, SPEECH_REQUEST, SPEECH_PROGRESS, SPEECH_VISEMES, AUDIO_OUT, AUDIO_PLAYED,
+       PLAYBACK, FACE, FACE_MARKERS, VOICES_TRACKED, DIAGNOSTICS)
 BY_NAME = {t.name: t for t in ALL}

@@ -105,6 +105,8 @@ class CaptureNode(VoiceNode):
                 self._restore_echo_path()
         self.echo_pub = self.publisher(topics.ECHO_CANCELLED)
         self._echo_free: bool | None = None
+        self.learning_pub = self.publisher(topics.ECHO_LEARNING)
+        self._learning: bool | None = None
         self.health.set_value("echo_cancel", mode if self.echo is not None else "off")
 
     def _configure_array(self) -> None:
@@ -278,6 +280,14 @@ class CaptureNode(VoiceNode):
             self._echo_free = st.converged
             self.echo_pub.publish(Bool(data=st.converged))
             self.health.set_value("echo_converged", st.converged)
+        # Once the microphone runs: ask for the learning sound if the canceller starts from nothing. Only a
+        # microphone in the room hears the speaker; a file or a bag has nothing to learn from it.
+        learning = (self.param("source") == "device" and not st.started_from_path and not st.converged
+                    and self._learning is not False)
+        if learning != self._learning:
+            self._learning = learning
+            self.learning_pub.publish(Bool(data=learning))
+            self.health.set_value("echo_learning", learning)
         return out
 
 

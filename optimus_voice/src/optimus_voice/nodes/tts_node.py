@@ -8,6 +8,7 @@ soon as one comes.
 
 from __future__ import annotations
 
+from optimus_voice.audio_io.learning_sound import learning_sound
 from optimus_voice.common.words import cap
 from optimus_voice.common.worker import Worker
 from optimus_voice.contract import topics
@@ -22,6 +23,7 @@ from optimus_voice.speaking.tts import Synthesizer
 from optimus_voice_msgs.msg import AudioFrame, SpeechProgress, Viseme, VisemeSequence
 
 WATCH_S = 0.05
+LEARNING_SOUND = object()  # a worker job: play the echo canceller's learning sound
 
 
 class TtsNode(VoiceNode):
@@ -37,6 +39,10 @@ class TtsNode(VoiceNode):
               "which playback is followed by the clock instead (and said so on /diagnostics).", 0.05, 10.0),
         Param("cache_s", 60.0, "Seconds of recently spoken pieces kept, so a piece said again (the clarification, a "
               "greeting) is ready at once; 0: synthesize every piece.", 0.0, 3600.0, when=CONFIGURE),
+        Param("learning_sound", True, "Play a soft 1.5 s swell of noise when the microphone's echo canceller "
+              "has yet to learn the room (/audio/in/echo_learning: its first start, no echo path kept): it learns "
+              "from it what it would take the first reply's seconds to learn, and the robot's first words are "
+              "not heard back as the user's."),
         Param("max_text_chars", 1000, "Longest text spoken for one request; longer text is cut at a sentence.",
               1, 100000),
     )
@@ -63,6 +69,8 @@ class TtsNode(VoiceNode):
         self.health.set_value("visemes", "phoneme alignments" if self.synth.alignments else "none")
         self.subscribe(topics.SPEECH_REQUEST, self.on_request)
         self.subscribe(topics.PLAYBACK, self.on_playback)
+        self.subscribe(topics.ECHO_LEARNING, self.on_echo_learning)
+        self._learning = False
         self.by_clock = not self.param("playback_feedback")
         self.health.set_value("progress_from", "clock" if self.by_clock else "speaker reports")
         self._worker = Worker("tts", self._speak, self._synthesis_failed)
@@ -112,12 +120,21 @@ class TtsNode(VoiceNode):
         if self._watch is None:  # follow the playback while there is speech to follow
             self._watch = self.steady_timer(WATCH_S, self._watch_playback)
 
+    def on_echo_learning(self, msg) -> None:
+        """The echo canceller asks for the learning sound (once per request, and only while nothing is said)."""
+        asked, self._learning = msg.data and not self._learning, msg.data
+        if asked and self.param("learning_sound"):
+            self._worker.put(LEARNING_SOUND)
+
     def _interrupted(self, progress: Progress | None) -> None:
         if progress is not None:
             self._publish_progress(progress)
             self.health.count("interrupted")
 
     def _speak(self, req) -> None:
+        if req is LEARNING_SOUND:
+            self._play_learning_sound()
+            return
         if req.action == req.ACTION_PREPARE:
             if req.turn_id > self.tracker.latest_turn:  # else the turn's SAY (or a newer) came while it waited
                 self.speech.prepare(req.turn_id, req.text, req.style, req.rate, req.volume)
@@ -133,6 +150,17 @@ class TtsNode(VoiceNode):
                     self._publish_audio(out)
         finally:
             self._in_flight -= 1
+
+    def _play_learning_sound(self) -> None:
+        """On the speech stream as turn 0: older than any reply, so the speaker drops what is left of it as soon as
+        a reply comes, and a reply already begun teaches the canceller instead."""
+        if self.tracker.latest_turn or self._in_flight:
+            self.health.count("learning_sounds_skipped")
+            return
+        rate = self.synth.sample_rate
+        for out in self.speech.sound(0, learning_sound(rate), rate):
+            self._publish_audio(out)
+        self.health.count("learning_sounds")
 
     def _publish_audio(self, out: AudioOut) -> None:
         self.audio_pub.publish(AudioFrame(

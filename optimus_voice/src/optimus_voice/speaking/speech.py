@@ -116,6 +116,15 @@ class SpeechOutput:
         utt.synthesized = True
         self.health.count("utterances")
 
+    def sound(self, turn_id: int, samples: np.ndarray, sample_rate: int) -> Iterator[AudioOut]:
+        """A sound that is not speech (the echo canceller's learning sound) as frames on the speech stream: no
+        words, no visemes, nothing for the tracker to report."""
+        frame = int(sample_rate * self.frame_ms / 1000)
+        for start in range(0, len(samples), frame):
+            part = samples[start:start + frame]
+            yield AudioOut(turn_id, self.index, part, sample_rate, self.clock())
+            self.index += len(part)
+
     def _frames(self, utt: Utterance, chunk: SpeechChunk, t0: float) -> Generator[AudioOut, None, bool]:
         """The piece's frames; returns False if the reply was stopped before all were sent."""
         frame = int(chunk.sample_rate * self.frame_ms / 1000)

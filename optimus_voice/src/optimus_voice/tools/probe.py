@@ -64,3 +64,8 @@ class TopicProbe(BackgroundNode):
     def of(self, topic: topics.Topic) -> list:
         with self._cv:
             return [m for _, m in self.messages.get(topic.name, [])]
+
+    def timed(self, topic: topics.Topic) -> list[tuple[float, object]]:
+        """(time.monotonic() when received, message) of every message on `topic` so far."""
+        with self._cv:
+            return list(self.messages.get(topic.name, []))

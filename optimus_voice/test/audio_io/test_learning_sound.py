@@ -1,0 +1,66 @@
+"""The learning sound: what it is, and what it is for (the robot's first words cancelled at a first start-up)."""
+
+import numpy as np
+import pytest
+import soxr
+from helpers import steady_voice
+from optimus_voice.audio_io.echo import EchoCanceller
+from optimus_voice.audio_io.learning_sound import LEVEL_DBFS, SECONDS, learning_sound
+from optimus_voice.audio_io.sources import AudioChunk
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.tools.room import Room, convolve
+
+BASE = 10 ** 15
+
+
+def test_it_is_a_soft_broadband_swell_the_same_every_time():
+    sound = learning_sound(22050)
+    assert sound.dtype == np.float32 and len(sound) == round(SECONDS * 22050)
+    assert 20 * np.log10(np.sqrt(np.mean(sound ** 2))) == pytest.approx(LEVEL_DBFS, abs=0.01)
+    assert np.abs(sound).max() < 0.5  # no clipping, room to spare
+    assert np.array_equal(sound, learning_sound(22050))
+    # No edge: its first and last 10 ms are 20 dB under its middle.
+    edge = int(0.01 * 22050)
+    middle = sound[len(sound) // 2 - edge:len(sound) // 2 + edge]
+    for end in (sound[:edge], sound[-edge:]):
+        assert np.mean(end ** 2) < 0.01 * np.mean(middle ** 2)
+    # Every octave the canceller works in gets about the same energy (pink), so none is learnt late.
+    power = np.abs(np.fft.rfft(sound)) ** 2
+    freqs = np.fft.rfftfreq(len(sound), 1 / 22050)
+    octaves = [float(np.sum(power[(freqs >= lo) & (freqs < 2 * lo)])) for lo in (125, 250, 500, 1000, 2000, 3900)]
+    assert max(octaves) / min(octaves) < 10 ** 0.3, octaves  # within 3 dB
+    assert np.sum(power[freqs > 8000]) < 1e-6 * np.sum(power)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        learning_sound(0)
+    with pytest.raises(ValueError, match="positive"):
+        learning_sound(16000, seconds=0)
+
+
+def first_words_removed_db(sound: np.ndarray, rate: int, speech: np.ndarray, room: Room) -> float:
+    """The speaker plays `sound`, half a second of silence and `speech` (all at `rate`) into a room; a canceller
+    that has not heard the room before takes it as the capture node does. dB of the robot's voice it removes in the
+    first half-second of the speech."""
+    played = np.concatenate([sound, np.zeros(rate // 2, np.float32), speech])
+    heard = convolve(soxr.resample(played, rate, SAMPLE_RATE).astype(np.float32), room.impulse_response() * 0.5)
+    heard += 3e-4 * np.random.default_rng(0).standard_normal(len(heard)).astype(np.float32)  # the room's noise
+    aec = EchoCanceller()
+    aec.reference(played, BASE, rate)
+    out = np.zeros_like(heard)
+    for i in range(0, len(heard) - 319, 320):
+        for chunk in aec.process(AudioChunk(heard[i:i + 320], i, BASE + i * 10 ** 9 // SAMPLE_RATE)):
+            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+    start = round((len(sound) / rate + 0.5) * SAMPLE_RATE)
+    first = slice(start, start + SAMPLE_RATE // 2)
+    return float(10 * np.log10(np.sum(heard[first] ** 2) / np.sum(out[first] ** 2)))
+
+
+def test_after_it_the_robots_first_words_are_cancelled_where_from_nothing_they_are_not():
+    _, speech, rate = steady_voice("Sorry, I didn't get that. Could you say it another way?")
+    room = Room(seed=11)
+    from_nothing = first_words_removed_db(np.zeros(0, np.float32), rate, speech, room)
+    after_sound = first_words_removed_db(learning_sound(rate), rate, speech, room)
+    assert from_nothing < 6, from_nothing  # the first words reach the recognizer as words
+    assert after_sound > 25, after_sound
