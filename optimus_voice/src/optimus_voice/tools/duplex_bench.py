@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from optimus_voice.audio_io import learning_sound as sound_module
 from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig
 from optimus_voice.audio_io.sources import AudioChunk, load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
@@ -177,6 +178,22 @@ class DuplexLoop:
             result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
         return result
 
+    def learn(self, sound: np.ndarray) -> list[str]:
+        """The learning sound (16 kHz) played into the room, then half a second of quiet, heard by the canceller and
+        the recognizer as at a start-up (the dialogue not speaking): what the recognizer made of it."""
+        played = np.concatenate([sound, np.zeros(SAMPLE_RATE // 2, np.float32)])
+        played = np.pad(played, (0, -len(played) % CHUNK))
+        echo = convolve(played, self.h)
+        finals = len(self.outcome.finals)
+        for i in range(0, len(played), CHUNK):
+            stamp = BASE_NS + self.index * NS_PER_S // SAMPLE_RATE
+            mic = echo[i:i + CHUNK] + self.rng.normal(0, NOISE_RMS, CHUNK).astype(np.float32)
+            self.aec.reference(played[i:i + CHUNK], stamp)
+            (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))
+            self._events(self.asr.push(out))
+            self.index += CHUNK
+        return [text for _, _, text in self.outcome.finals[finals:]]
+
     def _ms_after_onset(self) -> int | None:
         """Where the microphone stream is now, from the user's speech onset in this episode (None: no user)."""
         return None if self.onset is None else round((self.index - self.onset) * 1000 / SAMPLE_RATE)
@@ -224,14 +241,16 @@ class DuplexLoop:
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
         aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
         unmarked_waits: bool = False, converging_logprob: float | None = None, cold: bool = False,
-        remember: bool = False, seed: int = 0, echo: Callable[[str], None] = print) -> dict:
+        remember: bool = False, learning_sound: bool = False, seed: int = 0,
+        echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result.
 
     cold: every episode starts with a canceller that has not heard the room yet, as a robot's first reply after
     start-up does (or its first after the speaker moved): the seconds in which the canceller learns, which a run
     otherwise has only at its start, make up most of the robot's speech. remember: the canceller starts from the
     echo path learnt in this room before (three replies, before the run), and with cold each new one from the path
-    the last one learnt, as the capture node does from its echo_path_file."""
+    the last one learnt, as the capture node does from its echo_path_file. learning_sound: a canceller that starts
+    from nothing first hears the TTS node's learning sound, as the capture node asks for it at a start-up."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
     from optimus_voice.hearing.turn_model import SmartTurn
@@ -260,6 +279,11 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
                        converging_logprob=converging_logprob)
     turns.unmarked_waits = unmarked_waits
     loop = DuplexLoop(asr, turns, room, gain, canceller, rng)
+    sound = sound_module.learning_sound(SAMPLE_RATE) if learning_sound and aec is not None else None
+    heard_in_sound: list[str] = []  # what the recognizer made of each learning sound played
+    sounds = 0
+    if sound is not None and learnt is None:
+        heard_in_sound, sounds = heard_in_sound + loop.learn(sound), sounds + 1
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
@@ -269,6 +293,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
             loop.aec = EchoCanceller(aec)
             if remember and learnt is not None:
                 loop.aec.start_from(learnt)
+            elif sound is not None:
+                heard_in_sound, sounds = heard_in_sound + loop.learn(sound), sounds + 1
             cancellers.append(loop.aec)
         r = loop.run(ep)
         r["clip"] = Path(ep.clip.path).name if ep.clip else None
@@ -281,7 +307,9 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
               "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
               "unmarked_waits": unmarked_waits,
-              "converging_logprob": converging_logprob, "cold": cold, "remember": remember, "seed": seed,
+              "converging_logprob": converging_logprob, "cold": cold, "remember": remember,
+              "learning_sound": learning_sound, "learning_sounds": sounds,
+              "heard_in_learning_sounds": heard_in_sound, "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),

@@ -114,7 +114,7 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
                               double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits,
                               converging_logprob=ns.converging_logprob, cold=ns.cold, remember=ns.remember,
-                              seed=ns.seed,
+                              learning_sound=ns.learning_sound, seed=ns.seed,
                               room=Room(rt60_s=ns.rt60, delay_ms=ns.delay_ms, seed=ns.seed),
                               echo=(lambda *_: None) if ns.json else print)
     if ns.json:
@@ -199,6 +199,9 @@ def add_parser(sub) -> None:
                         help="the canceller starts from the echo path learnt in the room before the run (with "
                              "--cold, each new one from the last one's), as the capture node does from its "
                              "echo_path_file")
+    duplex.add_argument("--learning-sound", action="store_true",
+                        help="a canceller that starts from nothing first hears the TTS node's learning sound "
+                             "(through the room and the recognizer), as the capture node asks for it at a start-up")
     duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
     duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
     duplex.add_argument("--seed", type=int, default=0)

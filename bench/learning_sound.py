@@ -1,0 +1,88 @@
+"""How much of the robot's first reply the echo canceller removes at a first start-up, from nothing and after the
+TTS node's learning sound (audio_io.learning_sound), in simulated rooms.
+
+Each room (tools.room, seeded) gets the learning sound (or not), half a second of quiet, then one of the duplex
+bench's replies spoken by Piper, into a canceller that has not heard it before, as the capture node at a first
+start. The robot's voice removed in the first half-second, the next half-second and the second after is printed
+per room and pooled. The sound's length (1.5 s, against 1 s) was chosen on rooms 3 and 7 (the tuning rooms); rooms
+100-119 were not looked at before (the reporting rooms).
+
+    .venv/bin/python bench/learning_sound.py [--rooms 100-119]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import soxr
+from common import machine, write
+from optimus_voice.audio_io.echo import EchoCanceller
+from optimus_voice.audio_io.learning_sound import LEVEL_DBFS, SECONDS, learning_sound
+from optimus_voice.audio_io.sources import AudioChunk
+from optimus_voice.contract.audio import SAMPLE_RATE
+from optimus_voice.speaking.tts import Synthesizer
+from optimus_voice.tools.duplex_bench import SENTENCES
+from optimus_voice.tools.room import Room, convolve
+
+BASE = 10 ** 15
+SPANS = {"0-0.5 s": (0.0, 0.5), "0.5-1 s": (0.5, 1.0), "1-2 s": (1.0, 2.0)}
+
+
+def removed_db(sound: np.ndarray, reply: np.ndarray, rate: int, room: Room, rng: np.random.Generator) -> dict:
+    """dB of the reply's echo removed in each span of SPANS, and how far into the reply the canceller called itself
+    converged (None: not in the reply)."""
+    played = np.concatenate([sound, np.zeros(rate // 2, np.float32), reply])
+    heard = convolve(soxr.resample(played, rate, SAMPLE_RATE).astype(np.float32), room.impulse_response() * 0.5)
+    heard += rng.normal(0, 3e-4, len(heard)).astype(np.float32)  # the microphone's noise (-70 dBFS)
+    aec = EchoCanceller()
+    aec.reference(played, BASE, rate)
+    start = round((len(sound) / rate + 0.5) * SAMPLE_RATE)
+    out = np.zeros_like(heard)
+    converged_in_reply = None
+    for i in range(0, len(heard) - 319, 320):
+        for chunk in aec.process(AudioChunk(heard[i:i + 320], i, BASE + i * 10 ** 9 // SAMPLE_RATE)):
+            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
+        if converged_in_reply is None and aec.stats.converged and i >= start:
+            converged_in_reply = round((i - start) / SAMPLE_RATE, 2)
+    result = {}
+    for name, (a, b) in SPANS.items():
+        span = slice(start + int(a * SAMPLE_RATE), start + int(b * SAMPLE_RATE))
+        result[name] = round(float(10 * np.log10(np.sum(heard[span] ** 2) / np.sum(out[span] ** 2))), 1)
+    result["converged_s_into_reply"] = converged_in_reply
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rooms", default="100-119", help="room seeds, first-last")
+    ns = ap.parse_args()
+    first, last = (int(x) for x in ns.rooms.split("-"))
+    syn = Synthesizer()
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(first, last + 1):
+        text = " ".join(SENTENCES[i] for i in rng.choice(len(SENTENCES), 2, replace=False))
+        chunks = list(syn.synthesize(text))
+        rate = chunks[0].sample_rate
+        reply = np.concatenate([c.samples for c in chunks])
+        room = Room(seed=seed)
+        row = {"room": seed, "text": text,
+               "from_nothing": removed_db(np.zeros(0, np.float32), reply, rate, room, rng),
+               "after_learning_sound": removed_db(learning_sound(rate), reply, rate, room, rng)}
+        rows.append(row)
+        print(f"room {seed}: from nothing {row['from_nothing']}; after the sound {row['after_learning_sound']}")
+    pooled = {}
+    for variant in ("from_nothing", "after_learning_sound"):
+        pooled[variant] = {name: {"median": round(float(np.median([r[variant][name] for r in rows])), 1),
+                                  "min": min(r[variant][name] for r in rows)} for name in SPANS}
+        into = [r[variant]["converged_s_into_reply"] for r in rows]
+        pooled[variant]["converged_within_2_s_of_the_reply"] = sum(s is not None and s <= 2.0 for s in into)
+    print("pooled:", pooled)
+    path = write("learning_sound", {"machine": machine(), "rooms": ns.rooms, "sound_s": SECONDS,
+                                    "sound_level_dbfs": LEVEL_DBFS, "pooled": pooled, "per_room": rows})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
