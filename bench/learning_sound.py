@@ -7,7 +7,7 @@ start. The robot's voice removed in the first half-second, the next half-second 
 per room and pooled. The sound's length (1.5 s, against 1 s) was chosen on rooms 3 and 7 (the tuning rooms); rooms
 100-119 were not looked at before (the reporting rooms).
 
-    .venv/bin/python bench/learning_sound.py [--rooms 100-119]
+    .venv/bin/python bench/learning_sound.py [--rooms 100-119] [--seconds 1.5] [--name learning_sound]
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def removed_db(sound: np.ndarray, reply: np.ndarray, rate: int, room: Room, rng:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rooms", default="100-119", help="room seeds, first-last")
+    ap.add_argument("--seconds", type=float, default=SECONDS, help="length of the learning sound")
+    ap.add_argument("--name", default="learning_sound", help="bench/results/NAME.json")
     ns = ap.parse_args()
     first, last = (int(x) for x in ns.rooms.split("-"))
     syn = Synthesizer()
@@ -69,7 +71,7 @@ def main() -> None:
         room = Room(seed=seed)
         row = {"room": seed, "text": text,
                "from_nothing": removed_db(np.zeros(0, np.float32), reply, rate, room, rng),
-               "after_learning_sound": removed_db(learning_sound(rate), reply, rate, room, rng)}
+               "after_learning_sound": removed_db(learning_sound(rate, ns.seconds), reply, rate, room, rng)}
         rows.append(row)
         print(f"room {seed}: from nothing {row['from_nothing']}; after the sound {row['after_learning_sound']}")
     pooled = {}
@@ -79,7 +81,7 @@ def main() -> None:
         into = [r[variant]["converged_s_into_reply"] for r in rows]
         pooled[variant]["converged_within_2_s_of_the_reply"] = sum(s is not None and s <= 2.0 for s in into)
     print("pooled:", pooled)
-    path = write("learning_sound", {"machine": machine(), "rooms": ns.rooms, "sound_s": SECONDS,
+    path = write(ns.name, {"machine": machine(), "rooms": ns.rooms, "sound_s": ns.seconds,
                                     "sound_level_dbfs": LEVEL_DBFS, "pooled": pooled, "per_room": rows})
     print(f"wrote {path}")
 
