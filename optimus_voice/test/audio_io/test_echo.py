@@ -372,3 +372,31 @@ def test_the_words_are_read_before_the_gate_once_the_filter_has_converged(robot_
     assert erle_db(echo[robot_alone], words[robot_alone]) > 30.0
     _, _, plain, _, lost_plain, _ = quiet_user_over_echo(robot_voice, data_dir, 30.0, EchoConfig())
     assert lost_plain == lost and np.array_equal(plain, out)  # the gated audio is the same either way
+
+
+def test_a_canceller_from_nothing_is_learning_until_it_has_stayed_converged_ten_seconds(robot_voice, tmp_path):
+    """stats.learning (the capture node's /audio/in/echo_learning): true from nothing until the canceller has been
+    converged for LEARNT_S of the robot's voice; false at once from a kept echo path."""
+    from optimus_voice.audio_io.echo import LEARNT_S
+
+    voice = np.concatenate([robot_voice] * 3)
+    echo = convolve(voice, Room(delay_ms=30).impulse_response()) * 0.5
+    aec = EchoCanceller()
+    learning, converged_at, learnt_at = [], None, None
+    for i in range(0, len(echo) - 319, 320):
+        stamp = BASE + i * 10 ** 9 // SAMPLE_RATE
+        aec.reference(voice[i:i + 320], stamp)
+        aec.process(AudioChunk(echo[i:i + 320], i, stamp))
+        learning.append(aec.stats.learning)
+        if converged_at is None and aec.stats.converged:
+            converged_at = i / SAMPLE_RATE
+        if learnt_at is None and not aec.stats.learning:
+            learnt_at = i / SAMPLE_RATE
+    assert converged_at is not None and learnt_at is not None
+    # the robot speaks all along here (but for the gaps between sentences), so about LEARNT_S later
+    assert LEARNT_S <= learnt_at - converged_at < LEARNT_S + 3
+    assert learning == sorted(learning, reverse=True)  # once learnt, it stays so
+    kept = tmp_path / "echo_path.npz"
+    echo_path.EchoPathKeeper(kept).save(aec, 0.0)
+    again = EchoCanceller()
+    assert echo_path.EchoPathKeeper(kept).restore(again) and not again.stats.learning

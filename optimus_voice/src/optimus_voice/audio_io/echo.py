@@ -40,6 +40,10 @@ DELAY_WINDOW_S = 2.0        # audio the delay is measured on
 MAX_DELAY_S = 0.5           # longest speaker-to-microphone delay looked for
 MIN_CONVERGE_S = 2.0        # of the robot's voice before the canceller may call itself converged
 MIN_MEASURED_ERLE_DB = 8.0  # echo removed, as measured over the last 2 s or so, to call itself converged
+# A canceller that started from nothing is still learning the room until it has stayed converged this long of the
+# robot's voice: just after it first converges, its residual echo can still open turns that no double talk marks
+# (test_up_devices, 2026-12-07), and the dialogue then lets only words, not 150 ms of speech, stop the robot.
+LEARNT_S = 10.0
 PATH_CHANGE_BLOCKS = 100    # 1 s of double talk in a row, while the robot speaks, may be an echo path change...
 PATH_CHANGE_CORRELATION = 0.75  # ... if the error's loudness follows the echo estimate's (not a talker's)
 RESIDUAL_MARGIN_DB = 6.0    # the gate's threshold over the residual echo the filter's ERLE predicts (residual_floor_db)
@@ -99,6 +103,7 @@ class EchoStats:
     # cancelled. A speaker that reports what it played late (or a transport that holds it back) shows here.
     late_reference_s: float = 0.0
     started_from_path: bool = False  # began from an echo path learnt before (audio_io.echo_path), not from nothing
+    learning: bool = True            # started from nothing, and not yet converged for LEARNT_S of the robot's voice
     reference_active: bool = False   # the robot's voice is in the reference now
     converged: bool = False          # the robot's voice is cancelled (>= 10 dB, and 8 dB measured; lost under 6 dB)
     cpu_ms_per_s: float = 0.0        # processing time per second of audio (10 = 1% of a core)
@@ -193,6 +198,7 @@ class EchoCanceller:
         self._ref_hist: deque[np.ndarray] = deque(maxlen=hist // BLOCK)
         self._active_blocks = 0
         self._active_s = 0.0      # seconds of the robot's voice heard so far
+        self._converged_s = 0.0   # seconds of it heard while converged (stats.learning)
         self._cpu_s = 0.0
         self._audio_s = 0.0
 
@@ -228,6 +234,7 @@ class EchoCanceller:
             self._linear.start_from(path.weights)
             self._auto_shift_ms = path.shift_ms
             self.stats.started_from_path = True
+            self.stats.learning = False
 
     def reference(self, samples: np.ndarray, stamp_ns: int, sample_rate: int = SAMPLE_RATE) -> None:
         """Audio sent to the speaker (mono float), stamped with when its first sample plays. Thread-safe."""
@@ -405,6 +412,9 @@ class EchoCanceller:
             measured = self.stats.erle_db if self.stats.erle_db is not None else 0.0
             self.stats.converged = bool(self._active_s >= MIN_CONVERGE_S and erle_db >= 10.0
                                         and measured >= MIN_MEASURED_ERLE_DB)
+        if self.stats.converged and self.stats.learning:
+            self._converged_s += len(mic) / SAMPLE_RATE
+            self.stats.learning = self._converged_s < LEARNT_S
         self._active_blocks += len(mic) // BLOCK
         # Twice per second of the robot's speech: a short first reply gets a few tries at a clear measurement.
         if self._active_blocks >= SAMPLE_RATE // BLOCK // 2:

@@ -45,8 +45,9 @@ VOICE_DIRECTION = Topic("/voice_direction", "optimus_voice_msgs/msg/VoiceDirecti
 ECHO_CANCELLED = Topic("/audio/in/echo_cancelled", "std_msgs/msg/Bool", QosClass.LATCHED,
                        "whether /audio/in is free of the robot's own voice (the echo canceller has converged)")
 ECHO_LEARNING = Topic("/audio/in/echo_learning", "std_msgs/msg/Bool", QosClass.LATCHED,
-                      "whether the echo canceller has yet to learn the room (no echo path kept from an earlier run, "
-                      "not converged): the TTS node then plays its learning sound")
+                      "whether the echo canceller is still learning the room (it started from nothing and has not "
+                      "stayed converged for 10 s of the robot's voice): the TTS node plays its learning sound, and "
+                      "speech over the robot needs words to stop it unless the canceller heard it as double talk")
 USER_SPEECH = Topic("/audio/user_speech", "optimus_voice_msgs/msg/AudioFrame", QosClass.STREAM,
                     "the user's speech, turn by turn (frames carry the turn id): /audio/in cut by the voice activity")
 VOICE_ACTIVITY = Topic("/voice_activity", "optimus_voice_msgs/msg/VoiceActivity", QosClass.EVENTS,

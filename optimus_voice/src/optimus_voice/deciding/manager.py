@@ -192,6 +192,11 @@ class DialogueManager:
         self.turns.canceller = True
         self.turns.echo_free = converged
 
+    def echo_learning(self, learning: bool) -> None:
+        """The canceller is still learning the room from nothing: its residual echo can open turns that it marks no
+        double talk in, so such a turn needs words (or barge_in_sustained_ms) to stop the robot."""
+        self.turns.unmarked_waits = learning
+
     def transcript(self, turn_id: int, text: str, final: bool, now_s: float, voice_id: str = "") -> list[Out]:
         speaking_turn = self.turns.speaking_turn
         if voice_id:

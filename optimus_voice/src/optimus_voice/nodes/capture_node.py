@@ -280,10 +280,10 @@ class CaptureNode(VoiceNode):
             self._echo_free = st.converged
             self.echo_pub.publish(Bool(data=st.converged))
             self.health.set_value("echo_converged", st.converged)
-        # Once the microphone runs: ask for the learning sound if the canceller starts from nothing. Only a
-        # microphone in the room hears the speaker; a file or a bag has nothing to learn from it.
-        learning = (self.param("source") == "device" and not st.started_from_path and not st.converged
-                    and self._learning is not False)
+        # Once the microphone runs: whether the canceller is still learning the room from nothing (the TTS node
+        # plays its learning sound, the dialogue waits for words). Only a microphone in the room hears the speaker;
+        # a file or a bag has nothing to learn from it.
+        learning = self.param("source") == "device" and st.learning
         if learning != self._learning:
             self._learning = learning
             self.learning_pub.publish(Bool(data=learning))

@@ -115,6 +115,7 @@ class DialogueNode(VoiceNode):
         self.subscribe(topics.EMOTION, self.on_emotion)
         self.subscribe(topics.SPEECH_PROGRESS, self.on_progress)
         self.subscribe(topics.ECHO_CANCELLED, self.on_echo_cancelled)
+        self.subscribe(topics.ECHO_LEARNING, self.on_echo_learning)
 
     def parameters_changed(self) -> None:
         if self.manager is not None:
@@ -180,6 +181,10 @@ class DialogueNode(VoiceNode):
     def on_echo_cancelled(self, msg) -> None:
         self.manager.echo_cancelled(msg.data)
         self.health.set_value("microphone_echo_free", msg.data)
+
+    def on_echo_learning(self, msg) -> None:
+        self.manager.echo_learning(msg.data)
+        self.health.set_value("microphone_echo_learning", msg.data)
 
     def on_progress(self, msg) -> None:
         self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text,

@@ -102,6 +102,7 @@ class DuplexLoop:
         self.opened: list[dict] = []  # turns opened over the robot in this episode: double talk, whether the user's
         # speech had begun, and what the turn was heard as (text, log-probability, confidence) while the robot spoke
         self.onset: int | None = None  # the user's first sample of speech in this episode
+        self.unmarked_waits = turns.unmarked_waits  # always (the bench's experiment), not only while learning
 
     def now_s(self) -> float:
         return (self.index * NS_PER_S // SAMPLE_RATE + self.backlog_ns) / NS_PER_S
@@ -142,8 +143,9 @@ class DuplexLoop:
                 (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))  # 20 ms chunks: whole blocks
             else:
                 out = AudioChunk(mic, self.index, stamp)
-            if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled)
+            if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled, _learning)
                 self.turns.canceller, self.turns.echo_free = True, self.aec.stats.converged
+                self.turns.unmarked_waits = self.unmarked_waits or self.aec.stats.learning
             events = self.asr.push(out)
             why = self._events(events)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
