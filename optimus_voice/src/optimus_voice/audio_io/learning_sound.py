@@ -1,19 +1,19 @@
 """The learning sound: a soft swell of noise the robot plays once at start-up, so that the microphone's echo
 canceller learns the room before the robot's first reply (no rclpy).
 
-An adaptive filter learns an echo path only where the speaker's sound has energy. Speech has little in most bands
-at any moment, so from nothing the canceller took about 2.5 s of the first reply to remove 10 dB, and the robot's
-first words reached the recognizer as words (the false barge-ins of `bench duplex --cold`). Pink noise holds every
-band at once: after 1.5 s of it, the first half-second of speech lost 35-40 dB where it lost 2 dB from nothing
-(BENCHMARKS.md, 2026-12-07). The capture node asks for it only when it has no echo path kept from an earlier run
-(/audio/in/echo_learning); the TTS node plays it.
+An adaptive filter learns an echo path only where the speaker's sound has energy, and speech has little in most
+bands at any moment: from nothing, the canceller removed 2.4 dB of the first half-second of a first reply and 11.9 dB
+of its second second (medians of 20 simulated rooms), so the robot's first words reached the recognizer as words
+(the false barge-ins of `bench duplex --cold`). Pink noise holds every band at once: after 1.5 s of it, the first
+half-second lost 42.2 dB (BENCHMARKS.md, 2026-12-07). The capture node asks for it only when it has no echo path
+kept from an earlier run (/audio/in/echo_learning); the TTS node plays it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SECONDS = 1.5         # 1 s left the first half-second of speech 25 dB down, 1.5 s 35-40 dB (BENCHMARKS.md)
+SECONDS = 1.5         # 1 s took 26 dB off a reply's first half-second, 1.5 s 38 dB (tuning rooms, BENCHMARKS.md)
 LEVEL_DBFS = -24.0    # RMS: 6 dB under the Piper voice's (-18 dBFS), loud enough to stand over a room's noise
 LOW_HZ, HIGH_HZ = 100.0, 7800.0  # the band the canceller works in (16 kHz), less the lowest rumble
 

@@ -91,7 +91,9 @@ class TurnTaking:
         self.sustained_s = sustained_s
         self.echo_free_s = echo_free_s
         self.double_talk = double_talk  # share of double talk that interrupts at once (converged); 0: never
-        self.unmarked_waits = False     # a turn with no double talk at all waits sustained_s even when converged
+        # A turn with no double talk at all waits sustained_s even when converged: set while the canceller is still
+        # learning the room from nothing (/audio/in/echo_learning), when such a turn is likely its residual echo.
+        self.unmarked_waits = False
         self.echo_free = False    # the microphone's echo canceller has converged: its audio holds no robot voice
         self.canceller = False    # an echo canceller runs at the microphone (it said whether it converged)
         self.echo_overlap = echo_overlap
