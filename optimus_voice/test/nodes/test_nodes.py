@@ -283,6 +283,25 @@ def test_tts_node_plays_the_learning_sound_when_the_echo_canceller_asks_before_a
     assert {f.turn_id for f in probe.of(topics.AUDIO_OUT)} == {0, 5}
 
 
+def test_a_latched_request_from_before_activation_is_acted_on_once_active(ros_graph, probe):
+    """The lifecycle manager activates a node once it is configured, and the TTS node, which loads its voice, can
+    come after the capture node has asked for the learning sound (fresh-clone CI, 2026-12-07): the latched request
+    reached it while inactive and must still be acted on when it activates."""
+    from optimus_voice.nodes.tts_node import TtsNode
+    from std_msgs.msg import Bool
+
+    learning = probe.publisher(topics.ECHO_LEARNING)
+    learning.publish(Bool(data=True))
+    tts = ros_graph.add(TtsNode, activate=False, playback_feedback=False)
+    tts.trigger_configure()
+    assert probe.wait_for(lambda: tts.matched_publishers(topics.ECHO_LEARNING) >= 1, 10)
+    time.sleep(1.0)  # delivered now, while inactive
+    assert not probe.of(topics.AUDIO_OUT)
+    tts.trigger_activate()
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("learning_sounds", 0)) == 1, 10)
+    assert probe.wait_for(lambda: probe.of(topics.AUDIO_OUT), 5)
+
+
 def test_tts_node_holds_a_prepared_reply_until_it_is_asked_for(ros_graph, probe):
     """ACTION_PREPARE renders a reply and plays nothing; the SAY that follows starts from it. A prepared reply of a
     turn the user went on with is dropped unplayed."""

@@ -39,7 +39,7 @@ from optimus_voice.contract import qos, stamps
 from optimus_voice.contract.audio import AudioFormatError, decode_pcm
 from optimus_voice.contract.health import Health, Level
 from optimus_voice.contract.msgtypes import message_class
-from optimus_voice.contract.topics import DIAGNOSTICS, Topic
+from optimus_voice.contract.topics import DIAGNOSTICS, QosClass, Topic
 from optimus_voice.nodes.params import READ_ONLY, Param
 from optimus_voice.nodes.stream_reader import NotForTheExecutor, StreamReader
 
@@ -110,6 +110,9 @@ class VoiceNode(LifecycleNode):
                                                qos.profile(DIAGNOSTICS), event_callbacks=NO_PUB_EVENTS)
         self._diag_timer = self.steady_timer(self.param("diagnostics_period"), self.publish_diagnostics)
         self._subs: list = []
+        # The last message of each latched topic that came while inactive, with its callback: a latched topic is
+        # state, delivered once when the subscription matches, and a node activated after that must still see it.
+        self._held: dict[str, tuple[Callable, object]] = {}
         self._pubs: list = []
         self._readers: list[StreamReader] = []
         self.add_on_set_parameters_callback(self._check_parameters)
@@ -186,7 +189,8 @@ class VoiceNode(LifecycleNode):
         return SafePublisher(self, pub)
 
     def subscribe(self, topic: Topic, callback: Callable, own_thread: bool = False) -> None:
-        """Subscribe; the callback runs only while active, and its exceptions are contained and reported.
+        """Subscribe; the callback runs only while active (a latched topic's last message from before is given to it
+        on activation), and its exceptions are contained and reported.
 
         own_thread: the messages are taken and the callback runs on a reader thread of their own instead of the
         executor (for the microphone audio: far cheaper per message; the callback must be thread-safe).
@@ -194,6 +198,8 @@ class VoiceNode(LifecycleNode):
 
         def guarded(msg) -> None:
             if not self.active:
+                if topic.qos == QosClass.LATCHED:
+                    self._held[topic.name] = (guarded, msg)
                 return
             try:
                 callback(msg)
@@ -258,6 +264,9 @@ class VoiceNode(LifecycleNode):
             self.health.set_status(Level.ERROR, f"activate failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.active = True
+        held, self._held = self._held, {}
+        for callback, msg in held.values():
+            callback(msg)
         if self.health.snapshot().level == Level.OK:
             self.health.set_status(Level.OK, "active")
         self._transitions += 1
@@ -286,6 +295,7 @@ class VoiceNode(LifecycleNode):
         self.stop_readers()
         with contextlib.suppress(Exception):
             self.cleanup_stage()
+        self._held.clear()
         for sub in self._subs:
             self.destroy_subscription(sub)
         for pub in self._pubs:
