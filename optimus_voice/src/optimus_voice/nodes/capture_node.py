@@ -103,10 +103,10 @@ class CaptureNode(VoiceNode):
             else:
                 self.subscribe(topics.AUDIO_PLAYED, self.on_reference)
                 self._restore_echo_path()
-        self.echo_pub = self.publisher(topics.ECHO_CANCELLED)
-        self._echo_free: bool | None = None
-        self.learning_pub = self.publisher(topics.ECHO_LEARNING)
-        self._learning: bool | None = None
+        self._state_pubs = {t.name: self.publisher(t) for t in (topics.ECHO_CANCELLED, topics.ECHO_LEARNING)}
+        self._state: dict[str, bool] = {}  # the value each of them last published
+        # Only a microphone in the room hears the speaker; a file or a bag has nothing to learn from it.
+        self._in_room = self.param("source") == "device"
         self.health.set_value("echo_cancel", mode if self.echo is not None else "off")
 
     def _configure_array(self) -> None:
@@ -276,19 +276,19 @@ class CaptureNode(VoiceNode):
         self.health.set_value("echo_cpu_pct_of_one_core", round(st.cpu_ms_per_s / 10, 2))
         self.health.set_value("echo_reference_late_s", round(st.late_reference_s, 2))
         self._keep_echo_path()
-        if st.converged != self._echo_free:
-            self._echo_free = st.converged
-            self.echo_pub.publish(Bool(data=st.converged))
-            self.health.set_value("echo_converged", st.converged)
-        # Once the microphone runs: whether the canceller is still learning the room from nothing (the TTS node
-        # plays its learning sound, the dialogue waits for words). Only a microphone in the room hears the speaker;
-        # a file or a bag has nothing to learn from it.
-        learning = self.param("source") == "device" and st.learning
-        if learning != self._learning:
-            self._learning = learning
-            self.learning_pub.publish(Bool(data=learning))
-            self.health.set_value("echo_learning", learning)
+        # Once the microphone runs: whether the canceller has converged (the dialogue's barge-in rules), and whether
+        # it is still learning the room from nothing (the TTS node plays its learning sound, the dialogue waits for
+        # words).
+        self._publish_state(topics.ECHO_CANCELLED, "echo_converged", st.converged)
+        self._publish_state(topics.ECHO_LEARNING, "echo_learning", self._in_room and st.learning)
         return out
+
+    def _publish_state(self, topic: topics.Topic, key: str, value: bool) -> None:
+        """A latched Bool, published (and set on /diagnostics as `key`) when it changes."""
+        if self._state.get(topic.name) != value:
+            self._state[topic.name] = value
+            self._state_pubs[topic.name].publish(Bool(data=value))
+            self.health.set_value(key, value)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -134,20 +134,10 @@ class DuplexLoop:
                 self.turns.speech_ended(robot_turn)
             played = reply[i:i + CHUNK] if speaking else np.zeros(0, np.float32)
             played = np.pad(played, (0, CHUNK - len(played)))
-            stamp = BASE_NS + self.index * NS_PER_S // SAMPLE_RATE
             mic = echo[i:i + CHUNK] + user[i:i + CHUNK]
             mic = mic + self.rng.normal(0, NOISE_RMS, len(mic)).astype(np.float32)
             t0 = time.perf_counter()
-            if self.aec is not None:
-                self.aec.reference(played, stamp)
-                (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))  # 20 ms chunks: whole blocks
-            else:
-                out = AudioChunk(mic, self.index, stamp)
-            if self.aec is not None:  # as the capture node tells the dialogue (/audio/in/echo_cancelled, _learning)
-                self.turns.canceller, self.turns.echo_free = True, self.aec.stats.converged
-                self.turns.unmarked_waits = self.unmarked_waits or self.aec.stats.learning
-            events = self.asr.push(out)
-            why = self._events(events)
+            out, why = self._hear(played, mic)
             if speaking and why is None and self.turns.check_sustained(self.now_s()):
                 why = self.turns.stopped_by
             took = int((time.perf_counter() - t0) * NS_PER_S)
@@ -180,6 +170,21 @@ class DuplexLoop:
             result["heard"] = " ".join(text for s, e, text in self.outcome.finals if e > lo and s < hi).strip()
         return result
 
+    def _hear(self, played: np.ndarray, mic: np.ndarray) -> tuple[AudioChunk, str | None]:
+        """One chunk of what the speaker played and the microphone heard (at the stream's index) through the
+        canceller and the recognizer: the canceller's output, and why its events stopped the robot (None: they did
+        not)."""
+        stamp = BASE_NS + self.index * NS_PER_S // SAMPLE_RATE
+        if self.aec is None:
+            out = AudioChunk(mic, self.index, stamp)
+        else:
+            self.aec.reference(played, stamp)
+            (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))  # 20 ms chunks: whole blocks
+            # as the capture node tells the dialogue (/audio/in/echo_cancelled, /audio/in/echo_learning)
+            self.turns.canceller, self.turns.echo_free = True, self.aec.stats.converged
+            self.turns.unmarked_waits = self.unmarked_waits or self.aec.stats.learning
+        return out, self._events(self.asr.push(out))
+
     def learn(self, sound: np.ndarray) -> list[str]:
         """The learning sound (16 kHz) played into the room, then half a second of quiet, heard by the canceller and
         the recognizer as at a start-up (the dialogue not speaking): what the recognizer made of it."""
@@ -188,11 +193,7 @@ class DuplexLoop:
         echo = convolve(played, self.h)
         finals = len(self.outcome.finals)
         for i in range(0, len(played), CHUNK):
-            stamp = BASE_NS + self.index * NS_PER_S // SAMPLE_RATE
-            mic = echo[i:i + CHUNK] + self.rng.normal(0, NOISE_RMS, CHUNK).astype(np.float32)
-            self.aec.reference(played[i:i + CHUNK], stamp)
-            (out,) = self.aec.process(AudioChunk(mic, self.index, stamp))
-            self._events(self.asr.push(out))
+            self._hear(played[i:i + CHUNK], echo[i:i + CHUNK] + self.rng.normal(0, NOISE_RMS, CHUNK).astype(np.float32))
             self.index += CHUNK
         return [text for _, _, text in self.outcome.finals[finals:]]
 
@@ -282,10 +283,9 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     turns.unmarked_waits = unmarked_waits
     loop = DuplexLoop(asr, turns, room, gain, canceller, rng)
     sound = sound_module.learning_sound(SAMPLE_RATE) if learning_sound and aec is not None else None
-    heard_in_sound: list[str] = []  # what the recognizer made of each learning sound played
-    sounds = 0
+    heard_in_sounds: list[list[str]] = []  # what the recognizer made of each learning sound played
     if sound is not None and learnt is None:
-        heard_in_sound, sounds = heard_in_sound + loop.learn(sound), sounds + 1
+        heard_in_sounds.append(loop.learn(sound))
     episodes = make_episodes(clips, replies, robot_minutes, rng)
     t0 = time.perf_counter()
     per_episode = []
@@ -296,7 +296,7 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
             if remember and learnt is not None:
                 loop.aec.start_from(learnt)
             elif sound is not None:
-                heard_in_sound, sounds = heard_in_sound + loop.learn(sound), sounds + 1
+                heard_in_sounds.append(loop.learn(sound))
             cancellers.append(loop.aec)
         r = loop.run(ep)
         r["clip"] = Path(ep.clip.path).name if ep.clip else None
@@ -310,8 +310,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
               "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
               "unmarked_waits": unmarked_waits,
               "converging_logprob": converging_logprob, "cold": cold, "remember": remember,
-              "learning_sound": learning_sound, "learning_sounds": sounds,
-              "heard_in_learning_sounds": heard_in_sound, "seed": seed,
+              "learning_sound": learning_sound, "learning_sounds": len(heard_in_sounds),
+              "heard_in_learning_sounds": [text for heard in heard_in_sounds for text in heard], "seed": seed,
               "run_s": round(time.perf_counter() - t0, 1),
               "false_barge_ins": sum(not b["true"] for b in loop.outcome.barge_ins),
               "false_barge_ins_by_why": _count(b["why"] for b in loop.outcome.barge_ins if not b["true"]),
