@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import soxr
 from common import machine, write
-from optimus_voice.audio_io.echo import EchoCanceller
 from optimus_voice.audio_io.learning_sound import LEVEL_DBFS, SECONDS, learning_sound
-from optimus_voice.audio_io.sources import AudioChunk
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.speaking.tts import Synthesizer
 from optimus_voice.tools.duplex_bench import SENTENCES
-from optimus_voice.tools.room import Room, convolve
+from optimus_voice.tools.room import Room, through_room
 
-BASE = 10 ** 15
+CHUNK = 320  # 20 ms, as through_room feeds the canceller
 SPANS = {"0-0.5 s": (0.0, 0.5), "0.5-1 s": (0.5, 1.0), "1-2 s": (1.0, 2.0)}
 
 
@@ -33,23 +30,14 @@ def removed_db(sound: np.ndarray, reply: np.ndarray, rate: int, room: Room, rng:
     """dB of the reply's echo removed in each span of SPANS, and how far into the reply the canceller called itself
     converged (None: not in the reply)."""
     played = np.concatenate([sound, np.zeros(rate // 2, np.float32), reply])
-    heard = convolve(soxr.resample(played, rate, SAMPLE_RATE).astype(np.float32), room.impulse_response() * 0.5)
-    heard += rng.normal(0, 3e-4, len(heard)).astype(np.float32)  # the microphone's noise (-70 dBFS)
-    aec = EchoCanceller()
-    aec.reference(played, BASE, rate)
-    start = round((len(sound) / rate + 0.5) * SAMPLE_RATE)
-    out = np.zeros_like(heard)
-    converged_in_reply = None
-    for i in range(0, len(heard) - 319, 320):
-        for chunk in aec.process(AudioChunk(heard[i:i + 320], i, BASE + i * 10 ** 9 // SAMPLE_RATE)):
-            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
-        if converged_in_reply is None and aec.stats.converged and i >= start:
-            converged_in_reply = round((i - start) / SAMPLE_RATE, 2)
-    result = {}
-    for name, (a, b) in SPANS.items():
-        span = slice(start + int(a * SAMPLE_RATE), start + int(b * SAMPLE_RATE))
-        result[name] = round(float(10 * np.log10(np.sum(heard[span] ** 2) / np.sum(out[span] ** 2))), 1)
-    result["converged_s_into_reply"] = converged_in_reply
+    # The microphone's noise: -70 dBFS.
+    echo = through_room(played, rate, room.impulse_response() * 0.5, noise_rms=3e-4, rng=rng)
+    start = len(sound) / rate + 0.5
+    result = {name: round(echo.removed_db(start + a, start + b), 1) for name, (a, b) in SPANS.items()}
+    first = -(-round(start * SAMPLE_RATE) // CHUNK)  # the first chunk wholly in the reply
+    chunks = np.flatnonzero(echo.converged[first:])
+    into = (first + chunks[0]) * CHUNK / SAMPLE_RATE - start if len(chunks) else None
+    result["converged_s_into_reply"] = None if into is None else round(float(into), 2)
     return result
 
 

@@ -2,15 +2,9 @@
 
 import numpy as np
 import pytest
-import soxr
 from helpers import steady_voice
-from optimus_voice.audio_io.echo import EchoCanceller
 from optimus_voice.audio_io.learning_sound import LEVEL_DBFS, SECONDS, learning_sound
-from optimus_voice.audio_io.sources import AudioChunk
-from optimus_voice.contract.audio import SAMPLE_RATE
-from optimus_voice.tools.room import Room, convolve
-
-BASE = 10 ** 15
+from optimus_voice.tools.room import Room, through_room
 
 
 def test_it_is_a_soft_broadband_swell_the_same_every_time():
@@ -44,17 +38,9 @@ def first_words_removed_db(sound: np.ndarray, rate: int, speech: np.ndarray, roo
     that has not heard the room before takes it as the capture node does. dB of the robot's voice it removes in the
     first half-second of the speech."""
     played = np.concatenate([sound, np.zeros(rate // 2, np.float32), speech])
-    heard = convolve(soxr.resample(played, rate, SAMPLE_RATE).astype(np.float32), room.impulse_response() * 0.5)
-    heard += 3e-4 * np.random.default_rng(0).standard_normal(len(heard)).astype(np.float32)  # the room's noise
-    aec = EchoCanceller()
-    aec.reference(played, BASE, rate)
-    out = np.zeros_like(heard)
-    for i in range(0, len(heard) - 319, 320):
-        for chunk in aec.process(AudioChunk(heard[i:i + 320], i, BASE + i * 10 ** 9 // SAMPLE_RATE)):
-            out[chunk.first_sample_index:chunk.first_sample_index + len(chunk.samples)] = chunk.samples
-    start = round((len(sound) / rate + 0.5) * SAMPLE_RATE)
-    first = slice(start, start + SAMPLE_RATE // 2)
-    return float(10 * np.log10(np.sum(heard[first] ** 2) / np.sum(out[first] ** 2)))
+    echo = through_room(played, rate, room.impulse_response() * 0.5, noise_rms=3e-4)  # with the room's noise
+    start = len(sound) / rate + 0.5
+    return echo.removed_db(start, start + 0.5)
 
 
 def test_after_it_the_robots_first_words_are_cancelled_where_from_nothing_they_are_not():

@@ -23,7 +23,7 @@ from optimus_voice.audio_io.sources import AudioChunk, load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import NS_PER_S
 from optimus_voice.contract.states import State
-from optimus_voice.tools.room import Room, convolve, speech_rms
+from optimus_voice.tools.room import Room, convolve, speech_rms, through_room
 
 CHUNK = 320          # 20 ms, as the capture node publishes
 BASE_NS = 10 ** 12   # stamps of the simulated clock start here
@@ -340,15 +340,7 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
 
 def learn_room(aec: EchoConfig, replies: list[tuple[str, np.ndarray]], h: np.ndarray):
     """The echo path a canceller learns from these replies in this room (None if it did not converge)."""
-    canceller = EchoCanceller(aec)
-    played = np.concatenate([r for _, r in replies])
-    played = np.pad(played, (0, -len(played) % CHUNK))
-    mic = convolve(played, h)
-    for i in range(0, len(played), CHUNK):
-        stamp = BASE_NS + i * NS_PER_S // SAMPLE_RATE
-        canceller.reference(played[i:i + CHUNK], stamp)
-        canceller.process(AudioChunk(mic[i:i + CHUNK], i, stamp))
-    return canceller.learnt_path()
+    return through_room(np.concatenate([r for _, r in replies]), SAMPLE_RATE, h, config=aec).canceller.learnt_path()
 
 
 def robot_replies(rng: np.random.Generator, n: int = 40) -> list[tuple[str, np.ndarray]]:

@@ -62,3 +62,43 @@ def speech_rms(x: np.ndarray, frame: int = 320) -> float:
     frames = x[:len(x) // frame * frame].reshape(-1, frame)
     energy = np.sort(np.mean(frames.astype(np.float64) ** 2, axis=1))
     return float(np.sqrt(np.mean(energy[len(energy) // 2:]))) if len(energy) else 0.0
+
+
+@dataclass
+class RoomPass:
+    """What one pass of the robot's voice through a room and a fresh canceller gave (16 kHz)."""
+    heard: np.ndarray            # the microphone: the robot's voice through the room, plus its noise
+    cancelled: np.ndarray        # the canceller's output
+    converged: np.ndarray        # per 20 ms chunk: the canceller said it had converged after it
+    canceller: object            # the EchoCanceller, as the pass left it
+
+    def removed_db(self, start_s: float, end_s: float) -> float:
+        """dB of the robot's voice the canceller removed between these times."""
+        span = slice(int(start_s * SAMPLE_RATE), int(end_s * SAMPLE_RATE))
+        return float(10 * np.log10(np.sum(self.heard[span] ** 2) / np.sum(self.cancelled[span] ** 2)))
+
+
+def through_room(played: np.ndarray, rate: int, h: np.ndarray, noise_rms: float = 0.0,
+                 rng: np.random.Generator | None = None, config=None) -> RoomPass:
+    """The speaker plays `played` (at `rate`) into a room of impulse response `h`; a canceller that has not heard
+    the room before (EchoConfig `config`) takes the microphone as the capture node does, 20 ms at a time, with
+    the speaker's audio as its reference. `noise_rms`: the microphone's own noise."""
+    import soxr
+    from optimus_voice.audio_io.echo import EchoCanceller
+    from optimus_voice.audio_io.sources import AudioChunk
+
+    chunk, base_ns = 320, 10 ** 15
+    at_16k = played if rate == SAMPLE_RATE else soxr.resample(played, rate, SAMPLE_RATE)
+    heard = convolve(np.asarray(at_16k, np.float32), h)
+    if noise_rms:
+        heard += (rng or np.random.default_rng(0)).normal(0, noise_rms, len(heard)).astype(np.float32)
+    aec = EchoCanceller(config)
+    aec.reference(np.asarray(played, np.float32), base_ns, rate)
+    out = np.zeros_like(heard)
+    converged = np.zeros(len(heard) // chunk, bool)
+    for n in range(len(converged)):
+        i = n * chunk
+        for piece in aec.process(AudioChunk(heard[i:i + chunk], i, base_ns + i * 10 ** 9 // SAMPLE_RATE)):
+            out[piece.first_sample_index:piece.first_sample_index + len(piece.samples)] = piece.samples
+        converged[n] = aec.stats.converged
+    return RoomPass(heard, out, converged, aec)
