@@ -79,10 +79,11 @@ class RoomPass:
 
 
 def through_room(played: np.ndarray, rate: int, h: np.ndarray, noise_rms: float = 0.0,
-                 rng: np.random.Generator | None = None, config=None) -> RoomPass:
+                 rng: np.random.Generator | None = None, config=None, near: np.ndarray | None = None) -> RoomPass:
     """The speaker plays `played` (at `rate`) into a room of impulse response `h`; a canceller that has not heard
     the room before (EchoConfig `config`) takes the microphone as the capture node does, 20 ms at a time, with
-    the speaker's audio as its reference. `noise_rms`: the microphone's own noise."""
+    the speaker's audio as its reference. `noise_rms`: the microphone's own noise; `near` (16 kHz): a voice in the
+    room, added to the microphone from its start (`heard` keeps only the robot's voice and the noise)."""
     import soxr
     from optimus_voice.audio_io.echo import EchoCanceller
     from optimus_voice.audio_io.sources import AudioChunk
@@ -92,13 +93,16 @@ def through_room(played: np.ndarray, rate: int, h: np.ndarray, noise_rms: float 
     heard = convolve(np.asarray(at_16k, np.float32), h)
     if noise_rms:
         heard += (rng or np.random.default_rng(0)).normal(0, noise_rms, len(heard)).astype(np.float32)
+    mic = heard
+    if near is not None:
+        mic = heard + np.pad(near, (0, max(0, len(heard) - len(near))))[:len(heard)].astype(np.float32)
     aec = EchoCanceller(config)
     aec.reference(np.asarray(played, np.float32), base_ns, rate)
     out = np.zeros_like(heard)
     converged = np.zeros(len(heard) // chunk, bool)
     for n in range(len(converged)):
         i = n * chunk
-        for piece in aec.process(AudioChunk(heard[i:i + chunk], i, base_ns + i * 10 ** 9 // SAMPLE_RATE)):
+        for piece in aec.process(AudioChunk(mic[i:i + chunk], i, base_ns + i * 10 ** 9 // SAMPLE_RATE)):
             out[piece.first_sample_index:piece.first_sample_index + len(piece.samples)] = piece.samples
         converged[n] = aec.stats.converged
     return RoomPass(heard, out, converged, aec)
