@@ -60,3 +60,41 @@ def test_only_the_first_ctrl_c_interrupts_and_a_second_cannot_cut_the_clean_up_s
     done = subprocess.run([sys.executable, "-c", TWICE], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["interrupted, ros ok: False", "cleaned up"], done.stdout + done.stderr
+
+
+# A node whose clean-up at exit does not return in time (a stand-in for a model call that hangs): base.run writes
+# every thread's stack to stderr, the node's log, before anyone kills it.
+STUCK = """
+import os, signal, time
+import rclpy.node
+from optimus_voice.nodes import base
+
+base.STOP_STACKS_S = 0.5
+
+class Stuck(rclpy.node.Node):
+    def __init__(self):
+        super().__init__("stuck_at_exit")
+        self.create_timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+
+    def destroy_node(self):
+        time.sleep(2.0)
+        super().destroy_node()
+
+base.run(Stuck, [])
+print("stopped")
+"""
+
+
+def test_a_clean_up_that_hangs_leaves_every_threads_stack_in_the_log():
+    done = subprocess.run([sys.executable, "-c", STUCK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped"
+    assert "Timeout (0:00:00.500000)!" in done.stderr, done.stderr
+    assert "in destroy_node" in done.stderr and "in _clean_up" in done.stderr, done.stderr
+
+
+def test_a_prompt_clean_up_writes_no_stacks():
+    quick = STUCK.replace("time.sleep(2.0)", "pass")
+    done = subprocess.run([sys.executable, "-c", quick], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Timeout" not in done.stderr, done.stderr

@@ -28,6 +28,15 @@ def trouble(log: str) -> str:
     return log[max(0, min(marks) - 300):min(marks) + 5000] if marks else ""
 
 
+def stop_trouble(up: Up) -> str:
+    """The end of the log of each node that did not exit 0: a node that hung at exit wrote every thread's stack
+    there (nodes.base.STOP_STACKS_S) before it was killed."""
+    codes = up.exit_codes() if "all nodes stopped" in (up.output or "") else {}
+    logs = up.logs()
+    return "".join(f"\n--- {name}.log (exit {code}), its end:\n{logs.get(name, '')[-6000:]}"
+                   for name, code in codes.items() if code != "0")
+
+
 def all_active(probe, names) -> bool:
     status = up_status(probe)
     return all(status.get(n, {}).get("state") == "active" and status[n].get("process") == "running"
@@ -84,10 +93,10 @@ def test_up_brings_the_graph_up_brings_killed_nodes_back_and_stops_cleanly(probe
             if s.get("pid"):
                 os.kill(int(s["pid"]), signal.SIGINT)
         code = up.stop()
-    assert code == 0, up.output
+    assert code == 0, up.output + stop_trouble(up)
     bad = {name: part for name, log in up.logs().items() if (part := trouble(log))}
     assert not bad, "\n".join(f"--- {name}.log:\n{part}" for name, part in bad.items())
-    assert up.exit_codes() == {name: "0" for name in [*names, "lifecycle_manager"]}, up.output
+    assert up.exit_codes() == {name: "0" for name in [*names, "lifecycle_manager"]}, up.output + stop_trouble(up)
     assert not [p for p in pids if pid_alive(p)]
     assert wav.stat().st_size > 44  # the robot's replies were played into the WAV
 

@@ -61,6 +61,9 @@ def ros_context(args: list[str] | None = None) -> Iterator[None]:
         rclpy.try_shutdown()
 
 
+# Seconds a node's clean-up at exit may take before every thread's stack is written to its log (`up` and ros2
+# launch kill a node 10 s after their SIGINT).
+STOP_STACKS_S = 6.0
 STEADY = Clock(clock_type=ClockType.STEADY_TIME)
 
 # No QoS event handlers (rclpy's default ones only log an incompatible QoS): each is a Python waitable that the
@@ -346,6 +349,22 @@ def _interrupt_once() -> Callable[[int, object], None]:
     return handler
 
 
+def _clean_up(node: rclpy.node.Node, executor: SingleThreadedExecutor, voice: bool) -> None:
+    """Stop a node's work and destroy it, at exit."""
+    if voice:
+        node.active = False
+    # Let callbacks still running in executor and reader threads finish before anything they use is torn down;
+    # worker threads are stopped before the node is destroyed.
+    executor.shutdown(timeout_sec=5.0)
+    if voice:
+        node.stop_readers()
+        try:
+            node.cleanup_stage()
+        except Exception as exc:  # noqa: BLE001 - the node goes away either way; say what was left
+            print(f"[{node.get_name()}] clean-up at exit failed: {exc!r}", file=sys.stderr, flush=True)
+    node.destroy_node()
+
+
 def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> None:
     """Entry point shared by every node executable: spin until Ctrl-C or shutdown, then clean up and exit 0."""
     # Ctrl-C can land while the garbage collector runs a finalizer (seen in CI: rclpy's Task.__del__ while spin
@@ -382,15 +401,10 @@ def run(node_class: type[rclpy.node.Node], args: list[str] | None = None) -> Non
             # Stopping: a SIGTERM (launch's next step after SIGINT) must not cut the clean-up short either.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_IGN)
-            if voice:
-                node.active = False
-            # Let callbacks still running in executor and reader threads finish before anything they use is torn
-            # down; worker threads are stopped before the node is destroyed.
-            executor.shutdown(timeout_sec=5.0)
-            if voice:
-                node.stop_readers()
-                try:
-                    node.cleanup_stage()
-                except Exception as exc:  # noqa: BLE001 - the node goes away either way; say what was left
-                    print(f"[{node.get_name()}] clean-up at exit failed: {exc!r}", file=sys.stderr, flush=True)
-            node.destroy_node()
+            # A clean-up that hangs is killed by whoever started the node (`up` after 10 s, ros2 launch after its
+            # SIGTERM timeout); before that, every thread's stack goes to the node's log, so the kill says where.
+            faulthandler.dump_traceback_later(STOP_STACKS_S)
+            try:
+                _clean_up(node, executor, voice)
+            finally:
+                faulthandler.cancel_dump_traceback_later()
