@@ -1,6 +1,6 @@
 """Microphone array benchmark: the talker's direction, the beam's words and CPU, in a simulated reverberant room.
 
-    .venv/bin/python bench/array.py [--data ../shared/data] [--rt60 0.4] [--snr-db 10] [--seed 0] [--name array]
+    .venv/bin/python bench/mic_arrays.py [--data ../shared/data] [--rt60 0.4] [--snr-db 10] [--seed 0] [--name array]
 
 Each Common Voice dev clip is a talker at a random direction around a robot head: the direct sound reaches each
 microphone with its exact fractional delay; each microphone also gets its own diffuse reverberation tail (a
