@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from optimus_voice.audio_io.echo import EchoCanceller, EchoConfig
+from optimus_voice.audio_io.sources import AudioChunk
 from optimus_voice.contract.audio import SAMPLE_RATE
 
 
@@ -70,7 +72,7 @@ class RoomPass:
     heard: np.ndarray            # the microphone: the robot's voice through the room, plus its noise
     cancelled: np.ndarray        # the canceller's output
     converged: np.ndarray        # per 20 ms chunk: the canceller said it had converged after it
-    canceller: object            # the EchoCanceller, as the pass left it
+    canceller: EchoCanceller     # as the pass left it
 
     def removed_db(self, start_s: float, end_s: float) -> float:
         """dB of the robot's voice the canceller removed between these times."""
@@ -79,14 +81,13 @@ class RoomPass:
 
 
 def through_room(played: np.ndarray, rate: int, h: np.ndarray, noise_rms: float = 0.0,
-                 rng: np.random.Generator | None = None, config=None, near: np.ndarray | None = None) -> RoomPass:
+                 rng: np.random.Generator | None = None, config: EchoConfig | None = None,
+                 near: np.ndarray | None = None) -> RoomPass:
     """The speaker plays `played` (at `rate`) into a room of impulse response `h`; a canceller that has not heard
     the room before (EchoConfig `config`) takes the microphone as the capture node does, 20 ms at a time, with
     the speaker's audio as its reference. `noise_rms`: the microphone's own noise; `near` (16 kHz): a voice in the
     room, added to the microphone from its start (`heard` keeps only the robot's voice and the noise)."""
     import soxr
-    from optimus_voice.audio_io.echo import EchoCanceller
-    from optimus_voice.audio_io.sources import AudioChunk
 
     chunk, base_ns = 320, 10 ** 15
     at_16k = played if rate == SAMPLE_RATE else soxr.resample(played, rate, SAMPLE_RATE)
