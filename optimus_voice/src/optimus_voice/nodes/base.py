@@ -22,7 +22,6 @@ import signal
 import sys
 import time
 import traceback
-from array import array
 from collections.abc import Callable, Iterator
 
 import rclpy
@@ -118,6 +117,7 @@ class VoiceNode(LifecycleNode):
         self._held: dict[str, tuple[Callable, object]] = {}
         self._pubs: list = []
         self._readers: list[StreamReader] = []
+        self.add_pre_set_parameters_callback(self._coerce_parameters)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(lambda _params: self.parameters_changed())
         self.health.set_status(Level.WARN, "unconfigured")
@@ -126,19 +126,8 @@ class VoiceNode(LifecycleNode):
         """Declare a parameter. A bad value from a parameter file or the command line is reported, and the default
         used instead: the node starts, and says what was wrong."""
         override = self._parameter_overrides.get(p.name)
-        if override is not None and isinstance(p.default, float) and type(override.value) is int:
-            override = self._parameter_overrides[p.name] = Parameter(p.name, value=float(override.value))  # "300"
-        if override is not None and isinstance(p.default, list) and p.default and isinstance(p.default[0], float) \
-                and isinstance(override.value, list | tuple | array) and len(override.value) \
-                and all(type(v) is int for v in override.value):
-            # [0, 0.03, 0] in YAML is not one type; [0, 1, 0] is all integers: metres all the same.
-            override = self._parameter_overrides[p.name] = Parameter(
-                p.name, value=[float(v) for v in override.value])
-        if override is not None and isinstance(p.default, str) and type(override.value) is bool:
-            # YAML reads a bare off/on as a boolean: `echo_cancel:=off` means the choice "off".
-            word = "on" if override.value else "off"
-            if word in p.choices:
-                override = self._parameter_overrides[p.name] = Parameter(p.name, value=word)
+        if override is not None and (value := p.coerced(override.value)) is not None:
+            override = self._parameter_overrides[p.name] = Parameter(p.name, value=value)
         reason = p.invalid(override.value) if override is not None else None
         if reason:
             self.get_logger().error(f"parameter {reason}; using the default {p.default!r}")
@@ -146,12 +135,23 @@ class VoiceNode(LifecycleNode):
             del self._parameter_overrides[p.name]
         self.declare_parameter(p.name, p.default, p.descriptor())
 
+    def _coerce_parameters(self, params: list[Parameter]) -> list[Parameter]:
+        """`ros2 param set` types a bare 300 as an integer: for a float parameter it means 300.0, not a wrong type
+        (rclpy refuses a value of another type than the declared one before any check of ours), and so on
+        (Param.coerced)."""
+        out = []
+        for param in params:
+            spec = self._params.get(param.name)
+            value = spec.coerced(param.value) if spec is not None else None
+            out.append(param if value is None else Parameter(param.name, value=value))
+        return out
+
     def _check_parameters(self, params) -> SetParametersResult:
         """Refuse, with the reason, a value that is out of range, not among the choices, or set while the node is
         active although it only takes effect at configure."""
         for param in params:
             spec = self._params.get(param.name)
-            reason = spec.refused(param.value, self.active) if spec is not None else None
+            reason = spec.refused(param.value, self.active, self.param(param.name)) if spec is not None else None
             if reason:
                 self.get_logger().warn(f"refused: {reason}")
                 self.health.count("parameters_refused")

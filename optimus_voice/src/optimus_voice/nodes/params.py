@@ -45,6 +45,20 @@ class Param:
                 d.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
         return d
 
+    def coerced(self, value):
+        """`value` as this parameter's type, where a command line or YAML typed the same meaning another way, or None
+        when it needs no change: an integer for a float (`ros2 param set /asr end_silence_ms 300`, `rate: 20`),
+        integers for a list of floats (`[0, 1, 0]` metres), a bare off/on, which YAML reads as a boolean, for that
+        choice of a string parameter (`echo_cancel:=off`)."""
+        if isinstance(self.default, float) and type(value) is int:
+            return float(value)
+        if isinstance(self.default, list) and self.default and isinstance(self.default[0], float) \
+                and isinstance(value, list | tuple | array) and len(value) and all(type(v) is int for v in value):
+            return [float(v) for v in value]
+        if isinstance(self.default, str) and type(value) is bool and ("on" if value else "off") in self.choices:
+            return "on" if value else "off"
+        return None
+
     def invalid(self, value) -> str | None:
         """Why `value` can never be this parameter's value (type, range, choices), or None."""
         if isinstance(value, array | tuple):  # a parameter message's arrays arrive as array.array
@@ -68,10 +82,20 @@ class Param:
             return why if why.startswith(self.name) else f"{self.name}: {why}"
         return None
 
-    def refused(self, value, active: bool) -> str | None:
-        """Why `value` cannot be set now (`ros2 param set`), or None."""
+    def refused(self, value, active: bool, current=None) -> str | None:
+        """Why `value` cannot be set now (`ros2 param set`), or None. A configure-time setting may be set to the
+        value it has (`current`) while active: `ros2 param load` of a `ros2 param dump` changes nothing."""
         if self.when == READ_ONLY:
             return f"{self.name} is read-only: set it in the launch file or a parameter file"
-        if self.when == CONFIGURE and active:
+        if self.when == CONFIGURE and active and not _same(value, current):
             return f"{self.name} takes effect at configure: refused while the node is active"
         return self.invalid(value)
+
+
+def _same(a, b) -> bool:
+    """Whether two parameter values are one value (a message's arrays arrive as array.array)."""
+    if isinstance(a, array | tuple):
+        a = list(a)
+    if isinstance(b, array | tuple):
+        b = list(b)
+    return type(a) is type(b) and a == b
