@@ -113,3 +113,34 @@ def test_a_heartbeat_that_comes_before_the_answer_does_not_make_later_ones_look_
     plan.report("face", "inactive", "face-1", 1, 1.5)
     plan.expire(4.0)
     assert plan.nodes["face"].state == "inactive" and plan.nodes["face"].seq == 1
+
+
+def test_a_node_an_operator_deactivates_is_left_inactive_until_they_activate_it():
+    """`ros2 lifecycle set /face deactivate` (say, while someone works on the face actuator): the manager used to
+    activate it again a second later. A crash still brings a node back, to where the operator left it."""
+    plan = fresh()
+    for step in range(12):
+        run(plan, step * 0.1)
+    seq = plan.nodes["face"].seq
+    plan.report("face", "inactive", "face-1", seq + 1, 2.0)  # the heartbeat after the operator's transition
+    assert run(plan, 2.1) == [] and plan.nodes["face"].want == "inactive" and plan.all_up()
+    assert "from outside" in plan.nodes["face"].history[-1]
+    plan.report("face", "unconfigured", "face-2", 0, 3.0)  # it crashed meanwhile: configured again, not activated
+    assert run(plan, 3.1) == [("face", "configure")] and run(plan, 3.2) == []
+    plan.report("face", "active", "face-2", 2, 4.0)  # `ros2 lifecycle set /face activate`: active it stays
+    assert plan.nodes["face"].want == "active" and run(plan, 4.1) == []
+    # The operator's pause of the microphone is the manager's own pause: resume_listening brings it back.
+    seq = plan.nodes["capture"].seq
+    plan.report("capture", "inactive", "capture-1", seq + 1, 5.0)
+    assert run(plan, 5.1) == []
+    assert plan.resume() and run(plan, 5.2) == [("capture", "activate")]
+
+
+def test_a_transition_answered_too_late_is_still_the_managers_own():
+    """A configure that outlasts its deadline (a slow robot loading its models) and then completes is the manager's
+    request done late, not an operator's: the node is still activated."""
+    plan = fresh()
+    plan.asked("asr", "configure", 0.1)
+    assert plan.expire(31.0) == ["asr"]
+    plan.report("asr", "inactive", "asr-1", 1, 40.0)  # it did configure, in the end
+    assert plan.nodes["asr"].want == "active"

@@ -9,6 +9,8 @@ The lifecycle manager (nodes/lifecycle_manager.py) feeds in each node's heartbea
   the recognizer, so no audio is published that nobody transcribes;
 - a node that reports `unconfigured` again (its process died and was restarted, however it died) is configured and
   activated again; a node whose heartbeat stops is `lost` until it reports again;
+- a node that an operator moved to another state (`ros2 lifecycle set`: a transition the manager did not ask for)
+  is left there, until they move it again;
 - `pause`/`resume` take the microphone down and up; `restart` takes every node down, the microphone first, then
   brings them all up again.
 """
@@ -36,6 +38,7 @@ class Managed:
     pending: str | None = None     # transition asked for and not answered
     pending_seq: int = 0           # the node's transitions when it was asked
     pending_until: float = 0.0
+    late: str | None = None        # the state a transition that timed out would have led to (it may still come)
     failures: int = 0              # transitions refused or timed out in a row
     retry_at: float = 0.0
     error: str = ""
@@ -65,6 +68,14 @@ class Bringup:
         if instance != n.instance and n.instance:
             n.history.append(f"restarted ({n.state} -> {state})")
             n.pending, n.failures, n.retry_at = None, 0, 0.0  # a new process: nothing asked of the old one holds
+        elif instance == n.instance and seq > n.seq and n.pending is None and state != n.state \
+                and state in PRIMARY and state != n.late:
+            # A transition nobody here asked for: an operator's `ros2 lifecycle set`. Left where they put it, not
+            # undone a second later; their next transition (or resume_listening, restart) is the way back.
+            n.want = state
+            n.history.append(f"{n.state} -> {state} from outside: kept")
+        if state == n.late or instance != n.instance:
+            n.late = None
         n.instance, n.seq, n.state, n.seen_s = instance, seq, state, now_s
 
     def asked(self, name: str, transition: str, now_s: float) -> None:
@@ -98,7 +109,7 @@ class Bringup:
                 self._failed(n, f"has not reported within {self.transition_s:g} s of the start", now_s)
             if n.pending and now_s > n.pending_until:
                 self._failed(n, f"{n.pending} not answered within {self.transition_s:g} s", now_s)
-                n.pending = None
+                n.late, n.pending = GOAL[n.pending], None
                 expired.append(n.name)
             if n.state not in ("unknown", "lost") and now_s - n.seen_s > self.heartbeat_s:
                 n.history.append(f"lost in {n.state}")
