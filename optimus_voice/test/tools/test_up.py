@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from helpers import Up, up_status
+from lifecycle_msgs.msg import Transition
 from optimus_voice.contract import graph, topics
 
 
@@ -35,6 +36,18 @@ def stop_trouble(up: Up) -> str:
     logs = up.logs()
     return "".join(f"\n--- {name}.log (exit {code}), its end:\n{logs.get(name, '')[-6000:]}"
                    for name, code in codes.items() if code != "0")
+
+
+def lifecycle_set(probe, node: str, transition: int) -> bool:
+    """What `ros2 lifecycle set /node <transition>` does: one request to the node's change_state service."""
+    from lifecycle_msgs.srv import ChangeState
+
+    client = probe.node.create_client(ChangeState, f"/{node}/change_state")
+    assert client.wait_for_service(timeout_sec=10)
+    future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+    assert probe.wait_for(lambda: future.done(), 10)
+    probe.node.destroy_client(client)
+    return future.result().success
 
 
 def all_active(probe, names) -> bool:
@@ -84,7 +97,13 @@ def test_up_brings_the_graph_up_brings_killed_nodes_back_and_stops_cleanly(probe
         kill_and_wait_back(probe, "dialogue")
         replies = len(probe.of(topics.SPEECH_REQUEST))
         assert probe.wait_for(lambda: any(m.action == 0 for m in probe.of(topics.SPEECH_REQUEST)[replies:]), 40)
-        assert all_active(probe, names), up_status(probe)
+        # An operator's `ros2 lifecycle set /face deactivate`: the manager leaves it so (it used to undo it), and
+        # activates nothing behind their back; `ros2 lifecycle set /face activate` brings it back.
+        assert lifecycle_set(probe, "face", Transition.TRANSITION_DEACTIVATE)
+        time.sleep(4.0)  # heartbeats come once a second
+        assert up_status(probe)["face"]["state"] == "inactive", up_status(probe)["face"]
+        assert lifecycle_set(probe, "face", Transition.TRANSITION_ACTIVATE)
+        assert probe.wait_for(lambda: all_active(probe, names), 20), up_status(probe)
         pids = [int(s["pid"]) for s in up_status(probe).values()]
     finally:
         # Ctrl-C in a terminal reaches every process of the group, and then `up` (as ros2 launch does) sends one
