@@ -302,6 +302,59 @@ def test_a_latched_request_from_before_activation_is_acted_on_once_active(ros_gr
     assert probe.wait_for(lambda: probe.of(topics.AUDIO_OUT), 5)
 
 
+def test_tts_node_says_a_request_of_no_turn_after_what_it_is_saying(ros_graph, probe):
+    """`ros2 topic pub /speech/request ... "{text: ...}"` from the robot's own software carries turn 0: it was dropped
+    as stale once any user turn had been answered. It is said after the reply in progress, as more of that turn."""
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.audio_pub.get_subscription_count() >= 1, 10)
+    requests.publish(SpeechRequest(turn_id=9, action=SpeechRequest.ACTION_SAY, text="It is ten past four."))
+    requests.publish(SpeechRequest(text="My battery is low."))  # all defaults but the text: turn 0, SAY
+
+    def done() -> list[str]:
+        return [p.spoken_text for p in probe.of(topics.SPEECH_PROGRESS) if p.state == SpeechProgress.DONE]
+
+    assert probe.wait_for(lambda: done(), 30), [(p.turn_id, p.state) for p in probe.of(topics.SPEECH_PROGRESS)]
+    time.sleep(1.0)
+    assert done() == ["It is ten past four. My battery is low."]  # in order, neither cut off
+    assert {p.turn_id for p in probe.of(topics.SPEECH_PROGRESS)} == {9}
+    assert not [p for p in probe.of(topics.SPEECH_PROGRESS) if p.state == SpeechProgress.INTERRUPTED]
+    assert probe.wait_for(lambda: diagnostics_of(probe, "tts").get("announcements") == "1", 5)
+    assert "stale_requests_dropped" not in diagnostics_of(probe, "tts")
+
+
+def test_tts_node_stop_also_drops_the_sentences_still_waiting(ros_graph, probe):
+    """A language model's reply comes sentence by sentence, each a SAY of the same turn, queued while the first plays.
+    A barge-in's STOP interrupted the first, and then the next one was said over the user."""
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: tts.audio_pub.get_subscription_count() >= 1, 10)
+    first = "It is ten past four in the afternoon, and the sun is still high."
+    requests.publish(SpeechRequest(turn_id=9, action=SpeechRequest.ACTION_SAY, text=first))
+    requests.publish(SpeechRequest(turn_id=9, action=SpeechRequest.ACTION_SAY, text="You will never hear this."))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.STARTED for p in probe.of(topics.SPEECH_PROGRESS)), 20)
+    requests.publish(SpeechRequest(turn_id=9, action=SpeechRequest.ACTION_STOP))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.INTERRUPTED
+                                      for p in probe.of(topics.SPEECH_PROGRESS)), 10)
+    time.sleep(3.0)  # the second sentence, had it been said, would have begun by now
+    assert not [p for p in probe.of(topics.SPEECH_PROGRESS) if p.state == SpeechProgress.DONE]
+    assert not [p for p in probe.of(topics.SPEECH_PROGRESS) if "never" in p.spoken_text]
+    # The next request is said: a stop drops what was waiting, not what comes after it.
+    requests.publish(SpeechRequest(turn_id=10, action=SpeechRequest.ACTION_SAY, text="Yes?"))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.DONE and p.turn_id == 10
+                                      for p in probe.of(topics.SPEECH_PROGRESS)), 20)
+
+
 def test_tts_node_holds_a_prepared_reply_until_it_is_asked_for(ros_graph, probe):
     """ACTION_PREPARE renders a reply and plays nothing; the SAY that follows starts from it. A prepared reply of a
     turn the user went on with is dropped unplayed."""

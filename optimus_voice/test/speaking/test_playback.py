@@ -74,3 +74,44 @@ def test_interruption_reports_the_words_heard_so_far_and_newer_turns_supersede(s
     assert list(stream) == []  # nothing more of it is sent
     assert tracker.request(4) == (False, None)  # and an older turn's request is stale
     assert tracker.interrupt() is None  # nothing being spoken: nothing to interrupt
+
+
+def test_the_sentences_of_one_turn_are_one_reply_as_the_speaker_counts_them(synth):
+    """A language model's reply is one SAY per sentence, all of one turn, and the speaker reports the samples it
+    played of the turn. The second sentence began a new account from nothing, so the first one's samples counted
+    as the second one's words (reported played before they were), and the first was never reported done."""
+    tracker = PlaybackTracker(synth.sample_rate)
+    speech = SpeechOutput(synth, tracker)
+    first, second = "Hello there.", "My name is Optimus, and I can help you."
+    list(speech.speak(5, first))
+    first_samples = tracker.current.samples
+    list(speech.speak(5, second))  # queued while the first plays: the same reply goes on
+    utt = tracker.current
+    assert utt.text == f"{first} {second}" and [w for w, _ in utt.words] == f"{first} {second}".split()
+    (started, speaking) = tracker.reported(5, first_samples, synth.sample_rate, drained=False)
+    assert started.state == STARTED and speaking.spoken_text == first  # not a word of the second sentence
+    (done,) = tracker.reported(5, utt.samples, synth.sample_rate, drained=True)
+    assert done.state == DONE and done.spoken_text == f"{first} {second}"
+    # A sentence that comes after the turn's reply was all played is a reply of its own, counted from where the
+    # speaker's count of the turn stands.
+    list(speech.speak(5, "Anything else?"))
+    later = tracker.current
+    assert later is not utt and later.offset == utt.samples
+    reports = tracker.reported(5, utt.samples + later.samples // 2, synth.sample_rate, drained=False)
+    assert [p.state for p in reports] == [STARTED, SPEAKING] and reports[-1].text == "Anything else?"
+    assert 0 < reports[-1].words_played < 2
+
+
+def test_a_stop_drops_the_requests_still_waiting_and_not_those_after_it(synth):
+    tracker = PlaybackTracker(synth.sample_rate)
+    speech = SpeechOutput(synth, tracker)
+    assert tracker.request(5)[0]
+    first = tracker.taken
+    assert tracker.request(5)[0]
+    waiting = tracker.taken
+    stream = speech.speak(5, TEXT, ticket=first)
+    next(stream)
+    assert tracker.stop().state == INTERRUPTED
+    assert list(stream) == [] and list(speech.speak(5, "And more.", ticket=waiting)) == []
+    assert tracker.request(5)[0]  # asked after the stop: said
+    assert [o for o in speech.speak(5, "Yes?", ticket=tracker.taken) if isinstance(o, AudioOut)]

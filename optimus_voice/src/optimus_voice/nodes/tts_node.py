@@ -98,8 +98,16 @@ class TtsNode(VoiceNode):
     # -- requests --------------------------------------------------------------------------------------------
     def on_request(self, msg) -> None:
         if msg.action == msg.ACTION_STOP:
-            self._interrupted(self.tracker.interrupt())
+            self._interrupted(self.tracker.stop())  # and the sentences still waiting are not said either
             return
+        if msg.turn_id == 0 and msg.action == msg.ACTION_SAY:
+            # No turn: the robot's own software has something to say (`ros2 topic pub /speech/request
+            # optimus_voice_msgs/msg/SpeechRequest "{text: 'My battery is low.'}"`), where it was dropped as a
+            # stale turn. It follows what is being said, as part of the latest turn: the next user turn supersedes
+            # it and a barge-in stops it. A request that should cut off what is being said is a new turn instead
+            # (turn_id: now, in milliseconds).
+            msg.turn_id = self.tracker.latest_turn
+            self.health.count("announcements")
         if not self.turn_ok(msg.turn_id):
             return
         if len(msg.text) > self.param("max_text_chars"):
@@ -116,7 +124,7 @@ class TtsNode(VoiceNode):
             self.health.count("stale_requests_dropped")
             return
         self._in_flight += 1
-        self._worker.put(msg)
+        self._worker.put((msg, self.tracker.taken))
         if self._watch is None:  # follow the playback while there is speech to follow
             self._watch = self.steady_timer(WATCH_S, self._watch_playback)
 
@@ -131,16 +139,18 @@ class TtsNode(VoiceNode):
             self._publish_progress(progress)
             self.health.count("interrupted")
 
-    def _speak(self, req) -> None:
-        if req is LEARNING_SOUND:
+    def _speak(self, job) -> None:
+        """One job of the worker: the learning sound, a reply to prepare, or (a SAY, its tracker ticket)."""
+        if job is LEARNING_SOUND:
             self._play_learning_sound()
             return
+        req, ticket = job if isinstance(job, tuple) else (job, None)
         if req.action == req.ACTION_PREPARE:
             if req.turn_id > self.tracker.latest_turn:  # else the turn's SAY (or a newer) came while it waited
                 self.speech.prepare(req.turn_id, req.text, req.style, req.rate, req.volume)
             return
         try:
-            for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume):
+            for out in self.speech.speak(req.turn_id, req.text, req.style, req.rate, req.volume, ticket):
                 if isinstance(out, VisemesOut):
                     self.visemes_pub.publish(VisemeSequence(
                         header=self.header(), turn_id=out.turn_id, sample_rate=out.sample_rate, visemes=[Viseme(

@@ -28,6 +28,7 @@ class Utterance:
     finished: bool = False       # done or interrupted: nothing more is sent or reported
     played: int = 0
     first_audio_ns: int = 0
+    offset: int = 0              # samples of the same turn sent before this reply (the speaker counts per turn)
 
     def spoken(self) -> tuple[int, str]:
         """Number and text of the words played so far."""
@@ -55,24 +56,46 @@ class PlaybackTracker:
         self.sample_rate = sample_rate
         self.current: Utterance | None = None
         self.latest_turn = 0
+        self.taken = 0       # requests taken so far: the last one's ticket
+        self._stopped = 0    # requests taken before the last stop: none of them is spoken any more
         self._lock = threading.Lock()
 
     def request(self, turn_id: int) -> tuple[bool, Progress | None]:
-        """A reply for turn_id was asked for: (take it?, the INTERRUPTED report of the reply it supersedes)."""
+        """A reply for turn_id was asked for: (take it?, the INTERRUPTED report of the reply it supersedes). A
+        request taken gets the ticket `taken`."""
         if turn_id < self.latest_turn:
             return False, None
         interrupted = self.interrupt() if turn_id > self.latest_turn else None
         self.latest_turn = turn_id
+        self.taken += 1
         return True, interrupted
+
+    def stop(self) -> Progress | None:
+        """Stop speaking: the reply being spoken, and every one asked for before, still waiting its turn (the next
+        sentences of a language model's reply). The INTERRUPTED report, or None if nothing was being spoken."""
+        self._stopped = self.taken
+        return self.interrupt()
+
+    def wanted(self, ticket: int) -> bool:
+        """Whether the request with this ticket is still to be spoken (no stop came since it was taken)."""
+        return ticket > self._stopped
 
     def superseded(self, turn_id: int) -> bool:
         return turn_id < self.latest_turn
 
     def begin(self, turn_id: int, text: str) -> Utterance:
-        utterance = Utterance(turn_id, text)
+        """The reply turn_id's text is about to be sent. More of a turn whose reply is still being spoken (a language
+        model's next sentence) continues it: one reply, one account of its words, as the speaker counts the turn's
+        samples."""
         with self._lock:
-            self.current = utterance
-        return utterance
+            current = self.current
+            if current is not None and current.turn_id == turn_id and not current.finished:
+                current.text = f"{current.text} {text}".strip()
+                current.synthesized = False
+                return current
+            offset = current.offset + current.samples if current is not None and current.turn_id == turn_id else 0
+            self.current = Utterance(turn_id, text, offset=offset)
+            return self.current
 
     def interrupt(self) -> Progress | None:
         """Stop the current reply: its INTERRUPTED report, or None if nothing was being spoken."""
@@ -95,7 +118,7 @@ class PlaybackTracker:
         if utt is None or turn_id != utt.turn_id or utt.finished:
             return []
         ratio = self.sample_rate / sample_rate if sample_rate else 1.0
-        utt.played = max(utt.played, int(samples_played * ratio))
+        utt.played = max(utt.played, int(samples_played * ratio) - utt.offset)
         return self._advance(utt, drained)
 
     def by_clock(self, now_ns: int) -> list[Progress]:
