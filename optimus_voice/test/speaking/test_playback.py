@@ -100,6 +100,11 @@ def test_the_sentences_of_one_turn_are_one_reply_as_the_speaker_counts_them(synt
     reports = tracker.reported(5, utt.samples + later.samples // 2, synth.sample_rate, drained=False)
     assert [p.state for p in reports] == [STARTED, SPEAKING] and reports[-1].text == "Anything else?"
     assert 0 < reports[-1].words_played < 2
+    # Stopped halfway, the speaker drops the rest: what comes next of the turn counts from what it did play.
+    assert tracker.stop().state == INTERRUPTED
+    tracker.request(5)
+    list(speech.speak(5, "Yes?", ticket=tracker.taken))
+    assert tracker.current.offset == utt.samples + later.samples // 2
 
 
 def test_a_stop_drops_the_requests_still_waiting_and_not_those_after_it(synth):

@@ -93,7 +93,11 @@ class PlaybackTracker:
                 current.text = f"{current.text} {text}".strip()
                 current.synthesized = False
                 return current
-            offset = current.offset + current.samples if current is not None and current.turn_id == turn_id else 0
+            offset = 0
+            if current is not None and current.turn_id == turn_id:
+                # All of it played; or, stopped, what the speaker played of it before it dropped the rest.
+                whole = current.synthesized and current.played >= current.samples
+                offset = current.offset + (current.samples if whole else current.played)
             self.current = Utterance(turn_id, text, offset=offset)
             return self.current
 
