@@ -106,6 +106,23 @@ def test_with_unmarked_waits_a_turn_without_any_double_talk_waits_the_sustained_
     assert words.heard(2, "wait, stop talking")
 
 
+def test_while_the_canceller_learns_words_that_alone_say_nothing_do_not_stop_the_robot():
+    """CI's test_up_devices: at a first start, just after the canceller converged, its residual echo opened a turn
+    heard as "it." and the robot stopped. While it learns, a turn of nothing but such words goes unanswered and
+    the robot goes on; a word with content still stops it at once; once learnt, "it." stops it as before."""
+    learning = speaking_robot()
+    learning.unmarked_waits, learning.canceller, learning.echo_free = True, True, True
+    learning.user_started(2, 10.0)
+    assert not learning.heard(2, "it.") and not learning.heard(2, "It is.")
+    assert learning.user_finished(2, "it.") == (False, False)
+    learning.user_started(3, 11.0)
+    assert learning.heard(3, "it is too loud")
+    learnt = speaking_robot()
+    learnt.canceller, learnt.echo_free = True, True
+    learnt.user_started(2, 10.0)
+    assert learnt.heard(2, "it.")
+
+
 def test_while_the_canceller_converges_one_partial_of_other_words_is_not_enough():
     """A canceller still learning leaves the robot's voice garbled in the microphone ("so my mind is wrong"): two
     partials in a row, or the final, must show the interruption. Converged, or with no canceller, one is enough."""

@@ -13,7 +13,9 @@ the microphone, a cough or a backchannel ("yeah", "mm-hm") does not cut it off:
   not converged (its first seconds, or after the echo path changed), the robot's garbled voice can read as other
   words, so two partials in a row (or the final) must show the interruption, and duration alone never does (for a
   turn that opened then, even once the canceller has converged under it);
-- a turn that ends with only a backchannel, the robot's own words or no words at all is ignored;
+- a turn that ends with only a backchannel, the robot's own words or no words at all is ignored; while the
+  canceller still learns the room (`unmarked_waits`), so is one of nothing but words that alone say nothing
+  ("it.", "you": what the recognizer makes of a residual echo);
 - a voice other than the one the robot is answering (voice ids) is judged by its final transcript only: a
   bystander's first words or long remark do not cut the robot off, their finished turn may.
 The words rules are the second line of defence behind the capture node's acoustic echo canceller: before it has
@@ -32,6 +34,14 @@ BACKCHANNELS = frozenset([
     "yeah", "yes", "yep", "yup", "ok", "okay", "mhm", "mmhm", "mhmm", "mm", "mmm", "hmm", "mmhmm", "uh", "huh",
     "uhhuh", "uhuh", "right", "sure", "oh", "ah", "aha", "wow", "cool", "nice", "i", "see", "alright",
     "er", "erm", "um", "umm", "uhm", "hm",  # fillers hold the floor no more than a backchannel takes it
+])
+# Words that alone say nothing: what the recognizer makes of a residual echo or a breath ("you", "it.", "the"),
+# not a user taking the floor. While the canceller is still learning the room, a turn heard over the robot as
+# nothing but these does not stop it by its words (test_up_devices: "it." stopped the first reply).
+FUNCTION_WORDS = frozenset([
+    "a", "an", "the", "it", "its", "is", "was", "be", "are", "am", "were", "to", "of", "in", "on", "at", "by", "for",
+    "with", "from", "as", "and", "or", "but", "so", "you", "your", "he", "she", "they", "we", "me", "him", "her",
+    "them", "us", "this", "that", "there", "then", "do", "did", "has", "have", "had", "will", "would", "can",
 ])
 _ALL_RIGHT = re.compile(r"\ball right\b")
 # Contractions spelt out, so that the robot's "I am sorry" heard back as "I'm sorry" is recognised as its own.
@@ -133,6 +143,8 @@ class TurnTaking:
         converging = self.canceller and not self.echo_free
         if (verdict == "interrupt" and (converging or c.converging) and self.converging_logprob is not None
                 and logprob is not None and logprob < self.converging_logprob):
+            verdict = "unsure"
+        if verdict == "interrupt" and self.unmarked_waits and set(_words(text)) <= FUNCTION_WORDS | BACKCHANNELS:
             verdict = "unsure"
         c.verdicts.append(verdict)
         c.suspect = c.suspect or verdict == "echo"
