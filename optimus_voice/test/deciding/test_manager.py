@@ -73,6 +73,19 @@ def test_words_over_the_robot_stop_it_and_its_echo_does_not(dialogue):
     assert said(answer(dialogue, 4, "say that again", t=10))[0].text == "I said: It is late."
 
 
+def test_what_the_robot_says_that_it_did_not_decide_is_known_as_its_own_when_heard_back(dialogue):
+    """The robot's own software made it say more in the turn (a request of no turn, said as more of the latest
+    turn): the speech node's progress carries the whole reply, and those words heard back are its echo, not a
+    barge-in."""
+    answer(dialogue, 1, "what can you do")
+    dialogue.progress(1, "started", "", text="I can chat with you. My battery is low.")
+    dialogue.voice_activity(2, True, False, 5.0)
+    assert dialogue.transcript(2, "my battery is low", final=False, now_s=5.5) == []
+    assert dialogue.transcript(2, "my battery is low", final=True, now_s=6.0) == []
+    dialogue.voice_activity(3, True, False, 7.0)
+    assert dialogue.transcript(3, "hold on, who made you", final=False, now_s=7.5) == [Stop(1)]
+
+
 def test_sustained_speech_stops_the_robot_and_barge_in_can_be_switched_off(dialogue):
     answer(dialogue, 1, "what can you do")
     dialogue.progress(1, "started", "")

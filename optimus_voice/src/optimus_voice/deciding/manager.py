@@ -245,12 +245,19 @@ class DialogueManager:
         text = self._unprepared.pop(turn_id, None)
         return self._prepare_reply(turn_id, text, label) if text is not None else []
 
-    def progress(self, turn_id: int, state: str, spoken_text: str, at_s: float | None = None) -> list[Out]:
+    def progress(self, turn_id: int, state: str, spoken_text: str, at_s: float | None = None,
+                 text: str = "") -> list[Out]:
         """Speech progress: 'started', 'speaking', 'done' or 'interrupted', with the words actually played
-        (`at_s`: the progress's stamp in seconds, on the ROS clock the capture stamps use too)."""
+        (`at_s`: the progress's stamp in seconds, on the ROS clock the capture stamps use too; `text`: the whole
+        reply being spoken, as the speech node has it)."""
         if state == "started":
             self.turns.speech_started(turn_id)
             self.continuations.reply_started(turn_id, at_s)
+        if state in ("started", "speaking"):
+            if text and turn_id == self.turns.speaking_turn:
+                # What the robot says, as spoken: all of a language model's sentences, and what the robot's own
+                # software asked it to say (not decided here), so the echo rule knows its words when heard back.
+                self.turns.robot_text = text
         elif state in ("done", "interrupted"):
             self.robot_text = spoken_text
             self.policy.spoken(spoken_text)  # "repeat that" repeats what was heard, not what was planned

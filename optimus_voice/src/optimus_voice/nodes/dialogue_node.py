@@ -188,7 +188,7 @@ class DialogueNode(VoiceNode):
 
     def on_progress(self, msg) -> None:
         self._handle(self.manager.progress(msg.turn_id, PROGRESS.get(msg.state, ""), msg.spoken_text,
-                                           _seconds(msg.header.stamp)))
+                                           _seconds(msg.header.stamp), msg.text))
 
     def _tick(self) -> None:
         if not self.active or self.manager is None:
