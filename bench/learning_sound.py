@@ -26,7 +26,6 @@ from optimus_voice.speaking.tts import Synthesizer
 from optimus_voice.tools.duplex_bench import SENTENCES
 from optimus_voice.tools.room import Room, convolve, speech_rms, through_room
 
-CHUNK = 320  # 20 ms, as through_room feeds the canceller
 USER_OVER = {"user_from_sound_start": 0.0, "user_from_sound_middle": 0.5}  # where in the sound the user starts
 SPANS = {"0-0.5 s": (0.0, 0.5), "0.5-1 s": (0.5, 1.0), "1-2 s": (1.0, 2.0)}
 
@@ -46,10 +45,8 @@ def removed_db(sound: np.ndarray, reply: np.ndarray, rate: int, room: Room, rng:
     echo = through_room(played, rate, room.impulse_response() * 0.5, noise_rms=3e-4, rng=rng, near=near)
     start = (len(sound) + round(quiet_s * rate)) / rate
     result = {name: round(echo.removed_db(start + a, start + b), 1) for name, (a, b) in SPANS.items()}
-    first = -(-round(start * SAMPLE_RATE) // CHUNK)  # the first chunk wholly in the reply
-    chunks = np.flatnonzero(echo.converged[first:])
-    into = (first + chunks[0]) * CHUNK / SAMPLE_RATE - start if len(chunks) else None
-    result["converged_s_into_reply"] = None if into is None else round(float(into), 2)
+    into = echo.converged_after(start)
+    result["converged_s_into_reply"] = None if into is None else round(into, 2)
     return result
 
 

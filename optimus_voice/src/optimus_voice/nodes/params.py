@@ -61,8 +61,7 @@ class Param:
 
     def invalid(self, value) -> str | None:
         """Why `value` can never be this parameter's value (type, range, choices), or None."""
-        if isinstance(value, array | tuple):  # a parameter message's arrays arrive as array.array
-            value = list(value)
+        value = _plain(value)
         if type(value) is not type(self.default):
             hint = " (YAML reads a bare off/on/yes/no as a boolean: quote it)" if type(value) is bool else ""
             return f"{self.name} must be a {type(self.default).__name__}, not {value!r}{hint}"
@@ -92,10 +91,12 @@ class Param:
         return self.invalid(value)
 
 
+def _plain(value):
+    """A parameter value with its array as a list: a parameter message's arrays arrive as array.array."""
+    return list(value) if isinstance(value, array | tuple) else value
+
+
 def _same(a, b) -> bool:
-    """Whether two parameter values are one value (a message's arrays arrive as array.array)."""
-    if isinstance(a, array | tuple):
-        a = list(a)
-    if isinstance(b, array | tuple):
-        b = list(b)
+    """Whether two parameter values are one value."""
+    a, b = _plain(a), _plain(b)
     return type(a) is type(b) and a == b

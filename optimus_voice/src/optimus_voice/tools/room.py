@@ -66,6 +66,9 @@ def speech_rms(x: np.ndarray, frame: int = 320) -> float:
     return float(np.sqrt(np.mean(energy[len(energy) // 2:]))) if len(energy) else 0.0
 
 
+PASS_CHUNK = 320  # 20 ms: through_room feeds the canceller as the capture node publishes
+
+
 @dataclass
 class RoomPass:
     """What one pass of the robot's voice through a room and a fresh canceller gave (16 kHz)."""
@@ -73,6 +76,13 @@ class RoomPass:
     cancelled: np.ndarray        # the canceller's output
     converged: np.ndarray        # per 20 ms chunk: the canceller said it had converged after it
     canceller: EchoCanceller     # as the pass left it
+
+    def converged_after(self, start_s: float) -> float | None:
+        """Seconds from `start_s` to the end of the first 20 ms chunk after it (wholly) at which the canceller said it
+        had converged; None if it never did."""
+        first = -(-round(start_s * SAMPLE_RATE) // PASS_CHUNK)
+        chunks = np.flatnonzero(self.converged[first:])
+        return float((first + chunks[0]) * PASS_CHUNK / SAMPLE_RATE - start_s) if len(chunks) else None
 
     def removed_db(self, start_s: float, end_s: float) -> float:
         """dB of the robot's voice the canceller removed between these times."""
@@ -89,7 +99,7 @@ def through_room(played: np.ndarray, rate: int, h: np.ndarray, noise_rms: float 
     room, added to the microphone from its start (`heard` keeps only the robot's voice and the noise)."""
     import soxr
 
-    chunk, base_ns = 320, 10 ** 15
+    chunk, base_ns = PASS_CHUNK, 10 ** 15
     at_16k = played if rate == SAMPLE_RATE else soxr.resample(played, rate, SAMPLE_RATE)
     heard = convolve(np.asarray(at_16k, np.float32), h)
     if noise_rms:
