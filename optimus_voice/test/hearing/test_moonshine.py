@@ -19,9 +19,13 @@ def test_moonshine_reads_real_speech_with_word_estimates(moonshine, data_dir):
     audio = load_audio(data_dir / "jfk.wav")
     hyp = moonshine.transcribe(audio)
     assert {"ask", "not", "what", "your", "country", "can", "do", "for", "you"} <= words(hyp.text), hyp.text
-    # Word times are shared out over the audio by length: in order, inside the audio; confidences are probabilities.
+    # Word times are the voiced audio shared out by length: in order, inside the speech; confidences are
+    # probabilities. With half a second of silence on either side, the words stay off the silence.
     starts = [w.start_s for w in hyp.words]
     assert starts == sorted(starts) and starts[0] >= 0.0 and hyp.words[-1].end_s <= len(audio) / 16000 + 1e-6
+    padded = np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(8000, np.float32)])
+    timed = moonshine.transcribe(padded).words
+    assert timed[0].start_s >= 0.5 and timed[-1].end_s <= 0.5 + len(audio) / 16000 + 1e-6
     assert all(0.0 < w.confidence <= 1.0 for w in hyp.words) and 0.0 < hyp.confidence <= 1.0
     # The word Whisper tiny.en misread in this LibriVox clip (issue 22).
     assert "ill" in words(moonshine.transcribe(load_audio(data_dir / "librivox_ill_disposed.wav")).text)

@@ -81,6 +81,25 @@ def test_dialogue_and_emotion_survive_odd_text(ros_graph, probe, text):
     assert diagnostics_of(probe, "dialogue").get("callback_errors") is None
 
 
+
+def test_asr_node_transcribes_real_speech_with_moonshine(ros_graph, probe, data_dir):
+    from optimus_voice.nodes.asr_node import AsrNode
+
+    asr = ros_graph.add(AsrNode, recognizer="moonshine", partial_interval_ms=0.0)
+    pub = probe.publisher(topics.AUDIO_IN)
+    assert wait_matched(probe, topics.AUDIO_IN, asr)
+    for chunk in FileSource(data_dir / "cv_what_did_he_look_like.wav", lead_silence_s=0.5).chunks():
+        msg = audio_frame(to_s16le(chunk.samples), chunk.first_sample_index)
+        msg.header.stamp = to_time(chunk.stamp_ns)
+        pub.publish(msg)
+    assert probe.wait_for(lambda: any(m.is_final for m in probe.of(topics.TRANSCRIPT)), 30), "no final transcript"
+    transcript = next(m for m in probe.of(topics.TRANSCRIPT) if m.is_final)
+    assert "look like" in transcript.text.lower(), (transcript.text, diagnostics_of(probe, "asr"))
+    # Estimated word times still lie inside the turn, in order.
+    start, end = from_time(transcript.speech_start), from_time(transcript.header.stamp)
+    assert transcript.words and all(start <= from_time(w.start) <= from_time(w.end) <= end for w in transcript.words)
+    assert probe.wait_for(lambda: diagnostics_of(probe, "asr").get("recognizer") == "moonshine", 10)
+
 def test_stale_reply_is_never_spoken(ros_graph, probe):
     from optimus_voice.nodes.dialogue_node import DialogueNode
 

