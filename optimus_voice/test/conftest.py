@@ -122,6 +122,9 @@ class InProcessGraph:
 
         for node in self.nodes:
             node.active = False
+            # as the node executables do at exit: a reader thread left waiting in rclpy when the interpreter exits
+            # aborts the process (std::terminate in pybind11, exit 134)
+            node.stop_readers()
             node.cleanup_stage()
         self.executor.shutdown(timeout_sec=2.0)
         for node in self.nodes:
