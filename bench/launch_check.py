@@ -1,11 +1,11 @@
 """The stack under the real `ros2 launch`, as on the robot: bring-up time, the first word heard, nodes SIGKILLed and
 brought back by the lifecycle manager, and Ctrl-C to the whole process group.
 
-    python bench/launch_check.py [--ros2 ros2] [--namespace NS]
+    python bench/launch_check.py [--ros2 ros2] [--namespace NS] [--arg NAME:=VALUE ...] [--name NAME]
 
 Needs a real ROS 2 Jazzy `ros2` with `launch_ros` (on the robot: source /opt/ros/jazzy and the workspace). The
 microphone is JFK's clip from optimus_voice/test/data, looped; the speaker writes to a WAV. Writes
-bench/results/launch_check[_NS].json.
+bench/results/launch_check[_NS].json, or NAME.json.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main() -> int:
     parser.add_argument("--ros2", default="ros2", help="the ros2 command (default: ros2 on PATH)")
     parser.add_argument("--namespace", default="")
     parser.add_argument("--kill", nargs="*", default=["asr", "face"], help="nodes to SIGKILL one after the other")
+    parser.add_argument("--arg", action="append", default=[], metavar="NAME:=VALUE",
+                        help="another launch argument (asr_recognizer:=moonshine)")
+    parser.add_argument("--name", help="results file: bench/results/NAME.json")
     ns = parser.parse_args()
 
     names = graph.managed_nodes({"mic_source": "file"})  # llm:=off: no language-model server
@@ -49,6 +52,7 @@ def main() -> int:
             "mic_loop:=true", f"audio_out_wav:={log_path.parent / 'robot.wav'}"]
     if ns.namespace:
         args.append(f"namespace:={ns.namespace}")
+    args += ns.arg
     with log_path.open("w") as log:
         launch = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -88,7 +92,8 @@ def main() -> int:
     for key, value in result.items():
         if key != "machine":
             print(f"{key}: {value}")
-    print(f"wrote {write('launch_check' + ('_' + ns.namespace if ns.namespace else ''), result)}")
+    name = ns.name or "launch_check" + ("_" + ns.namespace if ns.namespace else "")
+    print(f"wrote {write(name, result)}")
     return 0 if result["all_active"] and launch.returncode == 0 else 1
 
 
