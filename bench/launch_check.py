@@ -70,6 +70,8 @@ def main() -> int:
         result["all_active_after_s"] = round(time.monotonic() - t0, 1)
         probe.wait_for(lambda: bool(finals()), 60)
         result["first_final"] = finals()[0] if finals() else None
+        result["recognizer"] = next((kv.value for m in reversed(probe.of(topics.DIAGNOSTICS)) for st in m.status
+                                     if st.name.endswith("/asr") for kv in st.values if kv.key == "recognizer"), None)
         for victim in ns.kill:
             before, pid = len(finals()), pid_of(victim)
             os.kill(pid, signal.SIGKILL)
