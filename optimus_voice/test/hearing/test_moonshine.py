@@ -103,3 +103,12 @@ def test_a_recognizer_that_cannot_be_is_a_clear_error(tmp_path):
         make_recognizer("parakeet")
     with pytest.raises(ModelMissingError, match="does not exist"):
         make_recognizer("moonshine", str(tmp_path / "nope"))
+    # Files that are not a model: the rewrite (a child process) fails, and says why, without taking this process.
+    from optimus_voice.hearing.moonshine import prepared
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"):
+        (broken / name).write_bytes(b"not a model")
+    with pytest.raises(RuntimeError, match=r"rewriting Moonshine from .*broken failed"):
+        prepared(broken, tmp_path / "cache")

