@@ -1,5 +1,6 @@
 """ASR node: /audio/in -> /voice_activity, /transcript (partial and final) and /audio/user_speech (the audio of
-each turn), Silero VAD + Whisper; who spoke each turn (voice ids, /voices/...: REP-155's per-voice topics)."""
+each turn), Silero VAD + Whisper or Moonshine; who spoke each turn (voice ids, /voices/...: REP-155's per-voice
+topics)."""
 
 from __future__ import annotations
 
