@@ -25,7 +25,14 @@ import numpy as np
 from optimus_voice.common.models import resolve
 from optimus_voice.contract.audio import SAMPLE_RATE
 from optimus_voice.hearing.moonshine_export import INT8_PARTS
-from optimus_voice.hearing.whisper import MAX_COMPRESSION_RATIO, Hypothesis, WordHyp, compression_ratio, trim_repetition
+from optimus_voice.hearing.whisper import (
+    MAX_COMPRESSION_RATIO,
+    Hypothesis,
+    WordHyp,
+    compression_ratio,
+    mean_confidence,
+    trim_repetition,
+)
 
 HEADS, HEAD_DIM = 8, 52  # Moonshine base: 8 heads of 52 (416 wide)
 BOS, EOS = 1, 2
@@ -145,6 +152,14 @@ def after_said(said: str, heard: list[str]) -> int:
     return best.b + best.size + (len(a) - best.a - best.size)
 
 
+def _result(text: str, words: list[WordHyp], word_timestamps: bool, t0: float, avg_logprob: float,
+            continues: bool = False) -> Hypothesis:
+    """A decode's Hypothesis, as Whisper's: without word timestamps, words carry no times and no confidence."""
+    return Hypothesis(text, words if word_timestamps else [WordHyp(w.text, 0.0, 0.0, 0.0) for w in words],
+                      mean_confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
+                      avg_logprob=avg_logprob, continues=continues)
+
+
 class MoonshineRecognizer:
     """Moonshine base through onnxruntime: text, estimated word times and token confidences of one utterance."""
 
@@ -176,10 +191,7 @@ class MoonshineRecognizer:
         parts = [self._decode(samples[i:i + piece], i / SAMPLE_RATE) for i in range(0, max(1, len(samples)), piece)]
         words = [w for p in parts for w in p.words]
         text = " ".join(p.text for p in parts if p.text)
-        confidence = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
-        return Hypothesis(text, words if word_timestamps else [WordHyp(w.text, 0.0, 0.0, 0.0) for w in words],
-                          confidence, (time.perf_counter() - t0) * 1000,
-                          avg_logprob=min(p.avg_logprob for p in parts))
+        return _result(text, words, word_timestamps, t0, min(p.avg_logprob for p in parts))
 
     def transcribe_after(self, before: np.ndarray, said: str, samples: np.ndarray,
                          word_timestamps: bool = True) -> Hypothesis | None:
@@ -197,10 +209,7 @@ class MoonshineRecognizer:
             return None
         offset_s = len(before) / SAMPLE_RATE
         words = [w.shifted(-offset_s) for w in rest if any(c.isalnum() for c in w.text)]
-        confidence = float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
-        return Hypothesis(text, words if word_timestamps else [WordHyp(w.text, 0.0, 0.0, 0.0) for w in words],
-                          confidence, (time.perf_counter() - t0) * 1000, avg_logprob=whole.avg_logprob,
-                          continues=True)
+        return _result(text, words, word_timestamps, t0, whole.avg_logprob, continues=True)
 
     def _decode(self, samples: np.ndarray, offset_s: float) -> Hypothesis:
         samples = samples.astype(np.float32)

@@ -86,7 +86,7 @@ class Hypothesis:
     continues: bool = False  # read on from text said before it (WhisperRecognizer.transcribe_after)
 
 
-def _confidence(words: list[WordHyp], word_timestamps: bool) -> float:
+def mean_confidence(words: list[WordHyp], word_timestamps: bool) -> float:
     """Mean word probability (0 without word timestamps: the alignment gives the probabilities)."""
     return float(np.mean([w.confidence for w in words])) if words and word_timestamps else 0.0
 
@@ -158,7 +158,7 @@ class WhisperRecognizer:
                  for i in range(0, max(1, len(samples)), piece)]
         words = [w for p in parts for w in p.words]
         text = " ".join(p.text for p in parts if p.text)
-        return Hypothesis(text, words, _confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
+        return Hypothesis(text, words, mean_confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
                           no_speech_prob=max(p.no_speech_prob for p in parts),
                           avg_logprob=min(p.avg_logprob for p in parts))
 
@@ -186,7 +186,7 @@ class WhisperRecognizer:
         offset_s = len(before) / SAMPLE_RATE
         words = [w.shifted(-offset_s) for w in self._words(tokens, encoded, n_frames, word_timestamps, text,
                                                            skip=len(prefix)) if any(c.isalnum() for c in w.text)]
-        return Hypothesis(text, words, _confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
+        return Hypothesis(text, words, mean_confidence(words, word_timestamps), (time.perf_counter() - t0) * 1000,
                           no_speech_prob=result.no_speech_prob, avg_logprob=_avg_logprob(result, tokens),
                           continues=True)
 
