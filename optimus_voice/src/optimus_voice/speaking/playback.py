@@ -76,9 +76,10 @@ class PlaybackTracker:
         self._stopped = self.taken
         return self.interrupt()
 
-    def wanted(self, ticket: int) -> bool:
-        """Whether the request with this ticket is still to be spoken (no stop came since it was taken)."""
-        return ticket > self._stopped
+    def wanted(self, ticket: int | None) -> bool:
+        """Whether the request with this ticket is still to be spoken (no stop came since it was taken); a reply
+        without a ticket (not taken through `request`) always is."""
+        return ticket is None or ticket > self._stopped
 
     def superseded(self, turn_id: int) -> bool:
         return turn_id < self.latest_turn

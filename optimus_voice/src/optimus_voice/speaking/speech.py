@@ -97,13 +97,12 @@ class SpeechOutput:
               volume: float = 1.0, ticket: int | None = None) -> Iterator[AudioOut | VisemesOut]:
         """Frames and visemes of one reply, until it is done, interrupted or superseded by a newer turn. `ticket`:
         the tracker's for this request; nothing is said if a stop came since it was taken."""
-        if ticket is not None and not self.tracker.wanted(ticket):
+        if not self.tracker.wanted(ticket):
             return
         utt = self.tracker.begin(turn_id, text)
         t0 = time.perf_counter()
         for chunk in self._pieces(_key(turn_id, text, style, rate, volume)):
-            if utt.finished or self.tracker.superseded(turn_id) or (ticket is not None
-                                                                    and not self.tracker.wanted(ticket)):
+            if utt.finished or self.tracker.superseded(turn_id) or not self.tracker.wanted(ticket):
                 return
             pieces = chunk.text.split()
             # Word ends from the phoneme alignment, else spread evenly over the piece's audio.
