@@ -55,6 +55,17 @@ def test_a_turn_read_on_from_the_one_before_comes_back_without_the_words_said_ag
     assert moonshine.transcribe_after(before, "The weather is lovely in June today,", after) is None
 
 
+def test_a_character_spread_over_byte_tokens_is_read_whole():
+    # A character the vocabulary lacks comes as one token per UTF-8 byte: decoded token by token, "é" would be two
+    # replacement characters.
+    from optimus_voice.hearing.moonshine import _estimated_words, text_of
+
+    tokens = ["\u2581café".encode()[:-2], b"\xc3", b"\xa9", "\u2581au".encode(), b"\xe2", b"\x80", b"\x99", b"lait"]
+    assert text_of(tokens) == "café au\u2019lait"
+    words = _estimated_words(tokens, [0.9] * len(tokens), (0.0, 1.0))
+    assert [w.text for w in words] == ["café", "au\u2019lait"]
+
+
 def test_the_words_said_again_are_found_through_a_misheard_word():
     from optimus_voice.hearing.moonshine import after_said
 

@@ -39,7 +39,7 @@ BOS, EOS = 1, 2
 TOKENS_PER_S = 6.5       # the shipped runtime's bound on the tokens a second of audio gets: ends a looping decode
 MAX_PIECE_S = 30.0       # Moonshine was trained on segments up to 30 s: longer audio is read in pieces
 EXPORT_VERSION = "2"     # bump when moonshine_export writes something else: a new cache folder
-WORD_START = "\u2581"    # the tokenizer's mark of a token that begins a word
+WORD_START = "\u2581".encode()  # the tokenizer's mark of a token that begins a word
 
 
 def moonshine_source(path: str = "") -> Path:
@@ -90,8 +90,9 @@ def _export_in_child(src: Path, to: Path) -> None:
                            f"{done.stderr.strip()[-800:]}")
 
 
-def read_vocabulary(path: Path) -> list[str]:
-    """moonshine-cpp's `tokenizer.bin`: each token's UTF-8 bytes after their length (one byte, two from 128 on)."""
+def read_vocabulary(path: Path) -> list[bytes]:
+    """moonshine-cpp's `tokenizer.bin`: each token's bytes after their length (one byte, two from 128 on). Bytes,
+    not text: a character the vocabulary lacks comes as one token per UTF-8 byte."""
     raw, i, out = path.read_bytes(), 0, []
     while i < len(raw):
         n = raw[i]
@@ -99,7 +100,7 @@ def read_vocabulary(path: Path) -> list[str]:
         if n >= 128:
             n = (n & 0x7F) | (raw[i] << 7)
             i += 1
-        out.append(raw[i:i + n].decode("utf-8", "replace"))
+        out.append(raw[i:i + n])
         i += n
     return out
 
@@ -115,15 +116,21 @@ def voiced_span(samples: np.ndarray, frame: int = 320, floor: float = 0.05) -> t
     return loud[0] * frame / SAMPLE_RATE, (loud[-1] + 1) * frame / SAMPLE_RATE
 
 
-def _estimated_words(tokens: list[str], probs: list[float], span: tuple[float, float]) -> list[WordHyp]:
+def text_of(tokens: list[bytes]) -> str:
+    """The text of token bytes (joined before decoding: one character may span several tokens)."""
+    return b"".join(tokens).decode("utf-8", "replace").replace(WORD_START.decode(), " ").strip()
+
+
+def _estimated_words(tokens: list[bytes], probs: list[float], span: tuple[float, float]) -> list[WordHyp]:
     """Words from their tokens, with their mean token probability and the voiced span shared out by their length."""
-    groups: list[tuple[str, list[float]]] = []
+    pieces: list[tuple[list[bytes], list[float]]] = []
     for tok, p in zip(tokens, probs, strict=True):
-        if tok.startswith(WORD_START) or not groups:
-            groups.append((tok.replace(WORD_START, " ").strip(), [p]))
+        if tok.startswith(WORD_START) or not pieces:
+            pieces.append(([tok], [p]))
         else:
-            groups[-1] = (groups[-1][0] + tok, [*groups[-1][1], p])
-    groups = [g for g in groups if g[0]]
+            pieces[-1][0].append(tok)
+            pieces[-1][1].append(p)
+    groups = [(w, ps) for toks, ps in pieces if (w := text_of(toks))]
     total = sum(len(w) + 1 for w, _ in groups) or 1
     begin, length = span[0], span[1] - span[0]
     words, at = [], 0
@@ -235,8 +242,8 @@ class MoonshineRecognizer:
             tokens.append(last)
         kept = trim_repetition(tokens)
         avg_logprob = float(np.mean(logprobs)) if logprobs else 0.0
-        pieces = [self.vocabulary[t] if t < len(self.vocabulary) else "" for t in kept]
-        text = "".join(pieces).replace(WORD_START, " ").strip()
+        pieces = [self.vocabulary[t] if t < len(self.vocabulary) else b"" for t in kept]
+        text = text_of(pieces)
         # A loop is cut where it starts (trim_repetition); text that still compresses like a loop is dropped, as
         # Whisper's is
         if compression_ratio(text) > MAX_COMPRESSION_RATIO:
