@@ -38,6 +38,9 @@ HEADS, HEAD_DIM = 8, 52  # Moonshine base: 8 heads of 52 (416 wide)
 BOS, EOS = 1, 2
 TOKENS_PER_S = 6.5       # the shipped runtime's bound on the tokens a second of audio gets: ends a looping decode
 MAX_PIECE_S = 30.0       # Moonshine was trained on segments up to 30 s: longer audio is read in pieces
+# Moonshine was trained on tightly cut segments: with half a second of silence on each side of one short word, it
+# may end at once (BENCHMARKS.md). A decode gets the voiced part and this much on each side.
+VOICED_MARGIN_S = 0.3
 EXPORT_VERSION = "2"     # bump when moonshine_export writes something else: a new cache folder
 WORD_START = "\u2581".encode()  # the tokenizer's mark of a token that begins a word
 
@@ -219,7 +222,10 @@ class MoonshineRecognizer:
         return _result(text, words, word_timestamps, t0, whole.avg_logprob, continues=True)
 
     def _decode(self, samples: np.ndarray, offset_s: float) -> Hypothesis:
-        samples = samples.astype(np.float32)
+        begin, end = voiced_span(samples)
+        first = max(0, int((begin - VOICED_MARGIN_S) * SAMPLE_RATE))
+        samples = samples[first:int((end + VOICED_MARGIN_S) * SAMPLE_RATE)].astype(np.float32)
+        offset_s += first / SAMPLE_RATE
         hidden = self.encoder.run(None, {"input_values": samples[None]})[0][0]
         feeds = {name: np.ascontiguousarray((hidden @ w).reshape(1, -1, HEADS, HEAD_DIM).transpose(0, 2, 1, 3))
                  for name, w in self.cross.items()}
