@@ -11,9 +11,11 @@ previous-text prompt:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,9 +41,10 @@ BOS, EOS = 1, 2
 TOKENS_PER_S = 6.5       # the shipped runtime's bound on the tokens a second of audio gets: ends a looping decode
 MAX_PIECE_S = 30.0       # Moonshine was trained on segments up to 30 s: longer audio is read in pieces
 # Moonshine was trained on tightly cut segments: with half a second of silence on each side of one short word, it
-# may end at once (BENCHMARKS.md). A decode gets the voiced part and this much on each side.
+# may end at once (BENCHMARKS.md). A decode that ends so is tried again on the voiced part and this much each side.
 VOICED_MARGIN_S = 0.3
 EXPORT_VERSION = "2"     # bump when moonshine_export writes something else: a new cache folder
+UNUSED_DAYS = 30.0       # a cached rewrite no process loaded for this long is removed
 WORD_START = "\u2581".encode()  # the tokenizer's mark of a token that begins a word
 
 
@@ -59,27 +62,50 @@ def cache_root() -> Path:
 
 def prepared(src: Path, root: Path | None = None) -> Path:
     """The rewritten model of `src`: from the cache, or written there now (a folder named by the source's hash, so a
-    changed model or rewrite gets its own). Falls back to a temporary folder when the cache cannot be written."""
+    changed model or rewrite gets its own). A cache that cannot be written gives way to one in the temporary
+    folder, reused in the same way."""
     digest = hashlib.sha256(f"{EXPORT_VERSION} {INT8_PARTS}".encode())
     for name in ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"):
         digest.update((src / name).read_bytes())
-    root = root or cache_root()
-    folder = root / f"moonshine-{digest.hexdigest()[:16]}"
-    if (folder / "decoder.onnx").exists():
+    roots = [root or cache_root(), Path(tempfile.gettempdir()) / f"optimus_voice-{os.getuid()}"]
+    for root in roots:
+        folder = root / f"moonshine-{digest.hexdigest()[:16]}"
+        if not (folder / "decoder.onnx").exists():
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                work = Path(tempfile.mkdtemp(prefix=".moonshine-", dir=root))
+            except OSError:
+                continue
+            _export_in_child(src, work)
+            try:
+                work.rename(folder)  # whole or not at all
+            except OSError:  # another process won the race: its folder is as good
+                shutil.rmtree(work, ignore_errors=True)
+                if not (folder / "decoder.onnx").exists():
+                    raise
+        prune(root, folder)
         return folder
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".moonshine-", dir=root))
-    except OSError:
-        work = Path(tempfile.mkdtemp(prefix="moonshine-"))
-        folder = work
-    _export_in_child(src, work)
-    if work != folder:
+    raise OSError(f"no folder to keep Moonshine's rewrite in could be written: {', '.join(map(str, roots))}")
+
+
+def prune(root: Path, used: Path, unused_days: float = UNUSED_DAYS) -> list[Path]:
+    """Mark `used` as used now, and remove the rewrites in `root` unused for `unused_days` (an older wheel's, an
+    older rewrite's) and rewrites left half done an hour ago (a process killed while it wrote). What was removed.
+    A folder that cannot be removed stays: the cache is only an optimisation."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        os.utime(used)
+    removed = []
+    for path in root.glob("*moonshine-*"):
         try:
-            work.rename(folder)  # whole or not at all; another process may have won the race
+            age = now - path.stat().st_mtime
         except OSError:
-            return work
-    return folder
+            continue
+        stale = age > 3600 if path.name.startswith(".") else age > unused_days * 86400
+        if path != used and path.is_dir() and stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _export_in_child(src: Path, to: Path) -> None:
@@ -222,10 +248,18 @@ class MoonshineRecognizer:
         return _result(text, words, word_timestamps, t0, whole.avg_logprob, continues=True)
 
     def _decode(self, samples: np.ndarray, offset_s: float) -> Hypothesis:
+        hyp = self._decode_once(samples, offset_s)
+        if hyp.text:
+            return hyp
+        # Only then: cut this way always, it read 3 points worse on the tune half (BENCHMARKS.md)
         begin, end = voiced_span(samples)
-        first = max(0, int((begin - VOICED_MARGIN_S) * SAMPLE_RATE))
-        samples = samples[first:int((end + VOICED_MARGIN_S) * SAMPLE_RATE)].astype(np.float32)
-        offset_s += first / SAMPLE_RATE
+        first, last = max(0, int((begin - VOICED_MARGIN_S) * SAMPLE_RATE)), int((end + VOICED_MARGIN_S) * SAMPLE_RATE)
+        if last - first >= len(samples) - SAMPLE_RATE // 10:
+            return hyp
+        return self._decode_once(samples[first:last], offset_s + first / SAMPLE_RATE)
+
+    def _decode_once(self, samples: np.ndarray, offset_s: float) -> Hypothesis:
+        samples = samples.astype(np.float32)
         hidden = self.encoder.run(None, {"input_values": samples[None]})[0][0]
         feeds = {name: np.ascontiguousarray((hidden @ w).reshape(1, -1, HEADS, HEAD_DIM).transpose(0, 2, 1, 3))
                  for name, w in self.cross.items()}
