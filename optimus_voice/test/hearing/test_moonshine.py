@@ -60,8 +60,11 @@ def test_a_turn_read_on_from_the_one_before_comes_back_without_the_words_said_ag
     assert hyp.continues and said[:2] == ["ask", "not"] and said[-2:] == ["your", "country"], hyp.text
     assert not {"fellow", "americans"} & set(said)
     assert all(0.0 <= w.start_s <= len(after) / 16000 for w in hyp.words)
-    # Nothing said after the pause: nothing read on (the caller decodes that audio alone).
-    assert moonshine.transcribe_after(before, "And so my fellow Americans,", np.zeros(16000, np.float32)) is None
+    # Nothing said after the pause: no text. Decoded alone, the end of "Americans" in this turn's preroll would be
+    # read again.
+    tail = np.concatenate([audio[int(1.6 * 16000):2 * 16000], np.zeros(16000, np.float32)])
+    nothing = moonshine.transcribe_after(before[:int(1.6 * 16000)], "And so my fellow Americans,", tail)
+    assert nothing is not None and nothing.text == "" and nothing.words == [] and nothing.continues
     # What was said is not in the decode of the two (another sentence): not read on either.
     assert moonshine.transcribe_after(before, "The weather is lovely in June today,", after) is None
 
@@ -113,6 +116,26 @@ def test_the_rewrite_is_kept_and_reused(moonshine, tmp_path):
     blocked.write_text("not a folder")
     elsewhere = prepared(moonshine_source(), blocked)
     assert (elsewhere / "decoder.onnx").exists() and blocked not in elsewhere.parents
+
+
+def test_rewrites_unused_for_a_month_and_half_written_ones_are_removed(tmp_path):
+    import os
+    import time
+
+    from optimus_voice.hearing.moonshine import prune
+
+    now, day = time.time(), 86400
+    ages = {"moonshine-old": 40 * day, "moonshine-recent": 5 * day, ".moonshine-killed": 2 * 3600,
+            ".moonshine-writing": 60, "moonshine-used": 90 * day, "whisper-other": 90 * day}
+    for name, age in ages.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "decoder.onnx").write_bytes(b"x")
+        os.utime(tmp_path / name, (now - age, now - age))
+    removed = prune(tmp_path, tmp_path / "moonshine-used")
+    assert sorted(p.name for p in removed) == [".moonshine-killed", "moonshine-old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".moonshine-writing", "moonshine-recent", "moonshine-used", "whisper-other"]
+    assert (tmp_path / "moonshine-used").stat().st_mtime > now - 60  # marked used: kept another month
 
 
 def test_a_recognizer_that_cannot_be_is_a_clear_error(tmp_path):

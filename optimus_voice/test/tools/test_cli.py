@@ -106,6 +106,10 @@ def test_bench_turns_scores_endpointing_rules_on_the_pauses_of_real_speech(data_
     # A longer fixed silence never cuts more: the curve only goes down.
     cuts = [o["clips_cut_pct"] for o in report["fixed"].values()]
     assert cuts == sorted(cuts, reverse=True)
+    # The other recognizer the ASR node can run reads the pauses' text
+    moonshine = json.loads(cli("bench", "turns", clips[0], "--recognizer", "moonshine", "--json").stdout)
+    assert moonshine["recognizer"] == "moonshine" and result["recognizer"] == "whisper"
+    assert "country" in moonshine["utterances"][0]["pauses"][-1]["text"].lower()
 
 
 def test_diarize_prints_rttm_for_files_and_bags(data_dir, tmp_path, speech_bag):

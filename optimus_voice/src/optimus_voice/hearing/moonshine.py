@@ -232,8 +232,9 @@ class MoonshineRecognizer:
     def transcribe_after(self, before: np.ndarray, said: str, samples: np.ndarray,
                          word_timestamps: bool = True) -> Hypothesis | None:
         """Text of `samples` heard as the continuation of `before`, audio in which `said` was heard: both decoded
-        together, the words of `said` taken off the front. None when they are not found or nothing follows: the
-        caller then decodes `samples` alone."""
+        together, the words of `said` taken off the front. No text when they are found and nothing follows them
+        (decoded alone, the preroll's end of the words said would be read again); None when they are not found:
+        the caller then decodes `samples` alone."""
         t0 = time.perf_counter()
         if len(before) + len(samples) > int(MAX_PIECE_S * SAMPLE_RATE):
             return None
@@ -242,7 +243,7 @@ class MoonshineRecognizer:
         rest = whole.words[k:] if k >= 0 else []
         text = " ".join(w.text for w in rest).lstrip(".,!?;:- ").strip()
         if not any(c.isalnum() for c in text):
-            return None
+            return None if k < 0 else _result("", [], word_timestamps, t0, whole.avg_logprob, continues=True)
         offset_s = len(before) / SAMPLE_RATE
         words = [w.shifted(-offset_s) for w in rest if any(c.isalnum() for c in w.text)]
         return _result(text, words, word_timestamps, t0, whole.avg_logprob, continues=True)
@@ -251,12 +252,15 @@ class MoonshineRecognizer:
         hyp = self._decode_once(samples, offset_s)
         if hyp.text:
             return hyp
-        # Only then: cut this way always, it read 3 points worse on the tune half (BENCHMARKS.md)
+        # Only then (cut this way always, it read 3 points worse on the tune half, BENCHMARKS.md), and only with
+        # silence to cut before the voice: audio whose voice starts at once is a sound's tail, often the end of the
+        # word the turn before read, which the preroll reaches back to.
         begin, end = voiced_span(samples)
-        first, last = max(0, int((begin - VOICED_MARGIN_S) * SAMPLE_RATE)), int((end + VOICED_MARGIN_S) * SAMPLE_RATE)
-        if last - first >= len(samples) - SAMPLE_RATE // 10:
+        if begin <= VOICED_MARGIN_S:
             return hyp
-        return self._decode_once(samples[first:last], offset_s + first / SAMPLE_RATE)
+        first = int((begin - VOICED_MARGIN_S) * SAMPLE_RATE)
+        return self._decode_once(samples[first:int((end + VOICED_MARGIN_S) * SAMPLE_RATE)],
+                                 offset_s + first / SAMPLE_RATE)
 
     def _decode_once(self, samples: np.ndarray, offset_s: float) -> Hypothesis:
         samples = samples.astype(np.float32)

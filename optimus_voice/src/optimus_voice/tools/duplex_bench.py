@@ -244,7 +244,7 @@ class DuplexLoop:
 def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0, room: Room | None = None,
         aec: EchoConfig | None = None, sustained_s: float = 1.2, echo_free_s: float = 0.15, double_talk: float = 0.5,
         unmarked_waits: bool = False, converging_logprob: float | None = None, cold: bool = False,
-        remember: bool = False, learning_sound: bool = False, seed: int = 0,
+        remember: bool = False, learning_sound: bool = False, seed: int = 0, recognizer: str = "whisper",
         echo: Callable[[str], None] = print) -> dict:
     """The benchmark: every clip over the robot and alone, plus robot-only speech; returns the JSON result.
 
@@ -256,9 +256,9 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     from nothing first hears the TTS node's learning sound, as the capture node asks for it at a start-up."""
     from optimus_voice.deciding.turn_taking import TurnTaking
     from optimus_voice.hearing.asr import AsrConfig, StreamingAsr
+    from optimus_voice.hearing.recognizers import make_recognizer
     from optimus_voice.hearing.turn_model import SmartTurn
     from optimus_voice.hearing.vad import SileroVad
-    from optimus_voice.hearing.whisper import WhisperRecognizer
     from optimus_voice.tools.machine import machine
     from optimus_voice.tools.textnorm import wer
 
@@ -272,7 +272,7 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
     user_level = float(np.mean([speech_rms(c.audio) for c in clips]))
     robot_level = speech_rms(np.concatenate([convolve(r, room.impulse_response()) for _, r in replies]))
     gain = user_level * 10 ** (echo_db / 20) / robot_level
-    asr = StreamingAsr(SileroVad(), WhisperRecognizer(), AsrConfig(), turn_model=SmartTurn())
+    asr = StreamingAsr(SileroVad(), make_recognizer(recognizer), AsrConfig(), turn_model=SmartTurn())
     canceller = EchoCanceller(aec) if aec is not None else None
     learnt = learn_room(aec, replies[:3], room.impulse_response() * gain) if remember and aec is not None else None
     if learnt is not None:
@@ -305,7 +305,8 @@ def run(clips: list[Clip], *, robot_minutes: float = 10.0, echo_db: float = 10.0
         echo(f"[{n + 1}/{len(episodes)}] {describe(r)}")
     asr.close()
     mic_e, out_e = (sum(x) for x in zip(*loop.outcome.erle, strict=True)) if loop.outcome.erle else (0.0, 0.0)
-    result = {"machine": machine(), "clips": len(clips), "robot_minutes": round(loop.outcome.robot_s / 60, 2),
+    result = {"machine": machine(), "recognizer": recognizer, "clips": len(clips),
+              "robot_minutes": round(loop.outcome.robot_s / 60, 2),
               "echo_db": echo_db, "room": vars(room), "aec": vars(aec) if aec else None,
               "sustained_s": sustained_s, "echo_free_s": echo_free_s, "double_talk": double_talk,
               "unmarked_waits": unmarked_waits,

@@ -165,16 +165,17 @@ def tune(utterances: list[Utterance], cfg: AsrConfig) -> tuple[AsrConfig, dict]:
     return best[1], best[2]
 
 
-def run(rows: list[dict], cfg: AsrConfig | None = None, echo=print) -> dict:
-    """rows: {"path", "speaker"} per clip. Tunes on the "tune" half, reports both."""
+def run(rows: list[dict], cfg: AsrConfig | None = None, echo=print, recognizer: str = "whisper") -> dict:
+    """rows: {"path", "speaker"} per clip. Tunes on the "tune" half, reports both. recognizer: the ASR node's."""
     from optimus_voice.audio_io.sources import load_audio
+    from optimus_voice.hearing.recognizers import make_recognizer
     from optimus_voice.hearing.turn_model import SmartTurn
     from optimus_voice.hearing.vad import SileroVad
-    from optimus_voice.hearing.whisper import WhisperRecognizer
     from optimus_voice.tools.machine import machine
 
     cfg = cfg or AsrConfig()
-    vad, recognizer, model = SileroVad(), WhisperRecognizer(), SmartTurn()
+    kind = recognizer
+    vad, recognizer, model = SileroVad(), make_recognizer(kind), SmartTurn()
     utterances = []
     for row in rows:
         pauses = pauses_of(load_audio(row["path"]), vad, recognizer, model, cfg)
@@ -184,7 +185,8 @@ def run(rows: list[dict], cfg: AsrConfig | None = None, echo=print) -> dict:
             f"model {p.done:.2f}" for p in pauses))
     halves = {h: [u for u in utterances if u.half == h] for h in ("tune", "report")}
     tuned, tuned_outcome = tune(halves["tune"], cfg) if halves["tune"] else (cfg, {})
-    result = {"machine": machine(), "clips": len(utterances), "clips_by_half": {h: len(v) for h, v in halves.items()},
+    result = {"machine": machine(), "recognizer": kind, "clips": len(utterances),
+              "clips_by_half": {h: len(v) for h, v in halves.items()},
               "inner_pauses": sum(not math.isinf(p.silence_ms) for u in utterances for p in u.pauses),
               "model_ms": _ms([p.model_ms for u in utterances for p in u.pauses]),
               "decode_ms": _ms([p.decode_ms for u in utterances for p in u.pauses]),

@@ -64,7 +64,8 @@ def turn_rows(clips: list[str]) -> list[dict]:
 def cmd_turns(ns: argparse.Namespace) -> int:
     from optimus_voice.tools import turn_bench
 
-    result = turn_bench.run(turn_rows(ns.clips), echo=(lambda *_: None) if ns.json else print)
+    result = turn_bench.run(turn_rows(ns.clips), echo=(lambda *_: None) if ns.json else print,
+                            recognizer=ns.recognizer)
     if ns.plot:
         turn_bench.plot(result, ns.plot)
     if ns.json:
@@ -114,7 +115,7 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
                               sustained_s=ns.sustained_ms / 1000, echo_free_s=ns.echo_free_ms / 1000,
                               double_talk=ns.double_talk, unmarked_waits=ns.unmarked_waits,
                               converging_logprob=ns.converging_logprob, cold=ns.cold, remember=ns.remember,
-                              learning_sound=ns.learning_sound, seed=ns.seed,
+                              learning_sound=ns.learning_sound, seed=ns.seed, recognizer=ns.recognizer,
                               room=Room(rt60_s=ns.rt60, delay_ms=ns.delay_ms, seed=ns.seed),
                               echo=(lambda *_: None) if ns.json else print)
     if ns.json:
@@ -134,6 +135,7 @@ def cmd_duplex(ns: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     from optimus_voice.audio_io.echo import EchoConfig
+    from optimus_voice.hearing.recognizers import RECOGNIZERS
 
     bench = sub.add_parser("bench", help="benchmarks of the running graph")
     kinds = bench.add_subparsers(dest="kind", required=True)
@@ -156,6 +158,7 @@ def add_parser(sub) -> None:
                        "from ../shared/data)")
     turns.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
     turns.add_argument("--plot", help="draw the curve to this PNG")
+    turns.add_argument("--recognizer", default="whisper", choices=RECOGNIZERS, help="the ASR node's recognizer")
     turns.set_defaults(func=cmd_turns)
     duplex = kinds.add_parser("duplex", help="full duplex: false barge-ins on the robot's own echo, barge-ins "
                               "detected and how fast, the user's WER over the robot, echo removed, AEC CPU")
@@ -205,5 +208,6 @@ def add_parser(sub) -> None:
     duplex.add_argument("--rt60", type=float, default=0.3, help="the room's reverberation time (s)")
     duplex.add_argument("--delay-ms", type=float, default=25.0, help="speaker-to-microphone delay the stamps miss")
     duplex.add_argument("--seed", type=int, default=0)
+    duplex.add_argument("--recognizer", default="whisper", choices=RECOGNIZERS, help="the ASR node's recognizer")
     duplex.add_argument("--json", action="store_true", help="the whole result as JSON on stdout")
     duplex.set_defaults(func=cmd_duplex)
