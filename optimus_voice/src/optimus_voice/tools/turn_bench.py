@@ -174,18 +174,17 @@ def run(rows: list[dict], cfg: AsrConfig | None = None, echo=print, recognizer: 
     from optimus_voice.tools.machine import machine
 
     cfg = cfg or AsrConfig()
-    kind = recognizer
-    vad, recognizer, model = SileroVad(), make_recognizer(kind), SmartTurn()
+    vad, decoder, model = SileroVad(), make_recognizer(recognizer), SmartTurn()
     utterances = []
     for row in rows:
-        pauses = pauses_of(load_audio(row["path"]), vad, recognizer, model, cfg)
+        pauses = pauses_of(load_audio(row["path"]), vad, decoder, model, cfg)
         utterances.append(Utterance(Path(row["path"]).name, row["speaker"], half_of(row["speaker"]), pauses))
         echo(f"{Path(row['path']).name}: " + " | ".join(
             f"{p.text[-30:]!r} {p.silence_ms:.0f} ms, text {'done' if p.complete_text else 'more'}, "
             f"model {p.done:.2f}" for p in pauses))
     halves = {h: [u for u in utterances if u.half == h] for h in ("tune", "report")}
     tuned, tuned_outcome = tune(halves["tune"], cfg) if halves["tune"] else (cfg, {})
-    result = {"machine": machine(), "recognizer": kind, "clips": len(utterances),
+    result = {"machine": machine(), "recognizer": recognizer, "clips": len(utterances),
               "clips_by_half": {h: len(v) for h, v in halves.items()},
               "inner_pauses": sum(not math.isinf(p.silence_ms) for u in utterances for p in u.pauses),
               "model_ms": _ms([p.model_ms for u in utterances for p in u.pauses]),
