@@ -33,7 +33,7 @@ def test_moonshine_reads_real_speech_with_word_estimates(moonshine, data_dir):
 
 def test_one_word_with_silence_after_it_is_read(moonshine, data_dir):
     # The streaming ASR decodes a turn with its preroll and trailing silence. Moonshine, given the whole of it,
-    # ended at once on this one word (BENCHMARKS.md): it is given the voiced part and a margin.
+    # ended at once on this one word (BENCHMARKS.md): a decode with no text is tried again on the voiced part.
     audio = load_audio(data_dir / "cv_one.wav")
     for trailing_s in (0.2, 0.8):
         padded = np.concatenate([audio, np.zeros(int(trailing_s * 16000), np.float32)])
