@@ -81,7 +81,6 @@ def test_dialogue_and_emotion_survive_odd_text(ros_graph, probe, text):
     assert diagnostics_of(probe, "dialogue").get("callback_errors") is None
 
 
-
 def test_asr_node_transcribes_real_speech_with_moonshine(ros_graph, probe, data_dir):
     from optimus_voice.nodes.asr_node import AsrNode
 
@@ -99,6 +98,7 @@ def test_asr_node_transcribes_real_speech_with_moonshine(ros_graph, probe, data_
     start, end = from_time(transcript.speech_start), from_time(transcript.header.stamp)
     assert transcript.words and all(start <= from_time(w.start) <= from_time(w.end) <= end for w in transcript.words)
     assert probe.wait_for(lambda: diagnostics_of(probe, "asr").get("recognizer") == "moonshine", 10)
+
 
 def test_stale_reply_is_never_spoken(ros_graph, probe):
     from optimus_voice.nodes.dialogue_node import DialogueNode
