@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import re
 
-_ONES = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+from optimus_voice.common.numbers import number_words
+
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay", "vs": "versus"}
 _SPELLINGS = {"alright": "all right", "percent": "per cent"}
-
-
-def number_words(n: int) -> str:
-    """Cardinal number in words (0 <= n < 10**9), as read aloud."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
-        if n >= size:
-            head, rest = divmod(n, size)
-            return f"{number_words(head)} {name}" + ("" if rest == 0 else " " + number_words(rest))
-    raise AssertionError("unreachable")
 
 
 def _year_or_number(digits: str) -> str:
