@@ -116,3 +116,16 @@ def test_a_piece_said_again_comes_from_the_cache_with_its_own_volume():
     assert synth.cache.samples <= 5 * synth.sample_rate
     assert synth.cache.get(("Could you say it another way?", STYLES["neutral"], 1.0)) is None
     assert synth.cache.get(("Sorry, I didn't get that.", STYLES["sad"], 1.0)) is not None
+
+
+def test_a_time_is_said_in_words_and_each_piece_says_what_was_spoken():
+    from optimus_voice.speaking.tts import Synthesizer
+
+    synth = Synthesizer()
+    pieces = list(synth.synthesize("It's 7:05 PM on Monday, December 7. **Enjoy** 😀"))
+    assert [p.text for p in pieces] == ["It's seven oh five PM", "on Monday, December seventh.", "Enjoy"]
+    # Each word's end comes from Piper's phoneme alignment of the words actually spoken.
+    assert all(len(p.word_ends) == len(p.text.split()) for p in pieces)
+    # The lines of a list are sentences of their own, without their marks.
+    listed = synth.synthesize("You'll need:\n- two eggs\n- flour")
+    assert [p.text for p in listed] == ["You'll need: two eggs.", "flour."]

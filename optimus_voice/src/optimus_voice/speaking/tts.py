@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from optimus_voice.common.models import ModelMissingError, piper_voice_path
+from optimus_voice.speaking.spoken_text import speakable
 from optimus_voice.speaking.visemes import VisemeSpan, to_visemes
 
 
@@ -111,8 +112,9 @@ def _bounded(value: float, low: float, high: float) -> float:
 
 
 def clean_text(text: str) -> str:
-    """Drop control and format characters (NUL, bidi overrides) that a synthesizer cannot take."""
-    return "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+    """Drop control and format characters (NUL, bidi overrides) that a synthesizer cannot take. Line breaks stay:
+    they end the lines of a list (`speakable`)."""
+    return "".join(c if c == "\n" or unicodedata.category(c)[0] != "C" else " " for c in text)
 
 
 class PieceCache:
@@ -172,12 +174,13 @@ class Synthesizer:
 
     def synthesize(self, text: str, style: str = "neutral", rate: float = 1.0, volume: float = 1.0, *,
                    prosody: Prosody | None = None) -> Iterator[SpeechChunk]:
-        """Speak `text` a piece at a time. Control characters are dropped, pieces with nothing to pronounce are
-        skipped, and rate and volume are held to safe ranges (NaN means the default). `prosody` replaces the
-        style's; with both noise scales 0, Piper speaks the same text the same way every time."""
+        """Speak `text` a piece at a time. Control characters and markup are dropped, times, dates and amounts are
+        said in words (`speakable`), pieces with nothing to pronounce are skipped, and rate and volume are held to
+        safe ranges (NaN means the default). Each piece's `text` is what was said. `prosody` replaces the style's;
+        with both noise scales 0, Piper speaks the same text the same way every time."""
         prosody = prosody or STYLES.get(style, STYLES["neutral"])
         rate, volume = _bounded(rate, *RATE_RANGE), _bounded(volume, *VOLUME_RANGE)
-        for piece in split_text(clean_text(text)):
+        for piece in split_text(speakable(clean_text(text))):
             if not any(c.isalnum() for c in piece):
                 continue
             t0 = time.perf_counter()

@@ -1,0 +1,48 @@
+"""What the robot says for what is written: clock times, dates, money, temperatures, markup and emoji."""
+
+import subprocess
+
+import pytest
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("It's 7:20 PM on Monday, December 7.", "It's seven twenty PM on Monday, December seventh."),
+    ("Meet me at 7:00.", "Meet me at seven o'clock."),
+    ("It's 12:05 a.m. now", "It's twelve oh five AM now"),
+    ("At 7:05 p.m. Then dinner.", "At seven oh five PM. Then dinner."),  # the stop that ends the sentence stays
+    ("At 19:00 or 19:45.", "At nineteen hundred or nineteen forty five."),
+    ("Jan. 3rd, Sept 22 and December 31st", "January third, September twenty second and December thirty first"),
+    ("It costs $5.50, $1 or $1,200.", "It costs 5 dollars and 50 cents, 1 dollar or 1,200 dollars."),
+    ("About $1.5 million, or £3.01.", "About 1.5 million dollars, or 3 pounds and 1 penny."),
+    ("It's 21°C, 70 °F.", "It's 21 degrees Celsius, 70 degrees Fahrenheit."),
+    ("**Note:** the *third* item 😀👍🏽 is [here](https://example.com/a).", "Note: the third item is here."),
+    ("You can:\n- buy apples\n- buy pears\n1. go home", "You can: buy apples. buy pears. go home."),
+])
+def test_written_forms_are_said_in_words(written, said):
+    from optimus_voice.speaking.spoken_text import speakable
+
+    assert speakable(written) == said
+
+
+@pytest.mark.parametrize("text", [
+    "Hello there. How are you?", "A ratio of 16:9, a run of 1:30:15, and 2:1.", "May 2024 was warm.",
+    "It's 25:61 and 13:00 PM.", "Five of clubs, please!",
+])
+def test_text_with_nothing_to_rewrite_is_said_as_written(text):
+    from optimus_voice.speaking.spoken_text import speakable
+
+    assert speakable(text) == text
+
+
+def test_espeak_reads_the_rewritten_time_and_date_as_words():
+    """Read as written, espeak-ng (whose rules Piper speaks by) says "zero" for the leading zeros."""
+    from optimus_voice.speaking.spoken_text import speakable
+
+    def phonemes(text: str) -> str:
+        return subprocess.run(["espeak-ng", "-q", "-x", "--stdin"], input=text, capture_output=True, text=True,
+                              check=True, timeout=30).stdout
+
+    written = "It's 7:05 PM on Monday, December 07."
+    assert "z'i@roU" in phonemes(written)  # "seven zero five", "December zero seven"
+    said = phonemes(speakable(written))
+    assert "z'i@roU" not in said and "s'Ev@nT" in said  # "seven oh five", "December seventh"
