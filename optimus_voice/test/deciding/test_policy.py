@@ -117,3 +117,12 @@ def test_a_name_given_is_an_introduction_not_a_question(policy):
     reply = policy.respond("Hi, my name is Zoe.", voice_id="voice_6")
     assert reply.intent == "introduce" and "Zoe" in reply.text
     assert policy.respond("what's my name", voice_id="voice_6").text == "You're Zoe."
+
+
+def test_the_time_is_written_as_people_write_it(policy):
+    import datetime as dt
+
+    evening = policy.respond("what time is it", now=dt.datetime(2026, 12, 7, 19, 5))
+    assert evening.text == "It's 7:05 PM on Monday, December 7."
+    assert policy.respond("what time is it", now=dt.datetime(2026, 1, 1, 0, 30)).text == \
+        "It's 12:30 AM on Thursday, January 1."

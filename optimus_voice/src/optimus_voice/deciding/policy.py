@@ -169,7 +169,9 @@ class Policy:
             key, replies = f"{key}:named", spec["replies_named"]
         template = self._next(intent, key, replies, commit)
         now = now or dt.datetime.now()
-        reply = cap(template.format(time=now.strftime("%H:%M"), date=now.strftime("%A %B %d"),
+        # Written as people write them ("7:05 PM", "Monday, December 7"); the TTS says them in words.
+        clock = f"{now.hour % 12 or 12}:{now:%M} {'AM' if now.hour < 12 else 'PM'}"
+        reply = cap(template.format(time=clock, date=f"{now:%A, %B} {now.day}",
                                     last_reply=self.last_spoken or "nothing yet", name=name or "friend",
                                     last_user=person.heard[-1] if person.heard else "nothing yet", level=f"{amount:g}"),
                     MAX_REPLY_CHARS)
