@@ -46,3 +46,31 @@ def test_espeak_reads_the_rewritten_time_and_date_as_words():
     assert "z'i@roU" in phonemes(written)  # "seven zero five", "December zero seven"
     said = phonemes(speakable(written))
     assert "z'i@roU" not in said and "s'Ev@nT" in said  # "seven oh five", "December seventh"
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("About 2 km, 1 m or 20 m² away.", "About 2 kilometers, 1 meter or 20 square meters away."),
+    ("Add 200 g and 250 ml, at 1.5 m/s for 3 hrs.",
+     "Add 200 grams and 250 milliliters, at 1.5 meters per second for 3 hours."),
+    ("It's $3.99/kg, 5 W and 2 GB.", "It's 3 dollars and 99 cents per kilogram, 5 watts and 2 gigabytes."),
+    ("It takes 5-10 minutes, open 9am-5pm.", "It takes 5 to 10 minutes, open 9am to 5pm."),
+    ("Use 1/2 cup, then 3/4 cup, 1/2 and 12/25.", "Use half a cup, then three quarters of a cup, one half and 12/25."),
+    ("It's 3x faster at 1920x1080.", "It's 3 times faster at 1920 by 1080."),
+    ("In the 1990s, the 80s and the 2000s.", "In the nineteen nineties, the eighties and the two thousands."),
+    ("Fruit, e.g. apples, i.e. food, etc. are here, approx. 5, etc.",
+     "Fruit, for example apples, that is food, et cetera are here, approximately 5, et cetera."),
+    ("Order #42 is open 24/7.", "Order number 42 is open twenty four seven."),
+])
+def test_measures_and_abbreviations_are_said_in_words(written, said):
+    from optimus_voice.speaking.spoken_text import speakable
+
+    assert speakable(written) == said
+
+
+@pytest.mark.parametrize("text", [
+    "Call 555-1234 on 2024-05-01.", "I am at 7 am, in COVID-19 times.", "The m of maybe, a g, 5 in all.",
+])
+def test_what_only_looks_like_a_measure_is_left(text):
+    from optimus_voice.speaking.spoken_text import speakable
+
+    assert speakable(text) == text

@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 from optimus_voice.common.numbers import number_words, ordinal_words
+from optimus_voice.speaking.spoken_units import say_measures
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
@@ -78,14 +79,16 @@ def _lines(text: str) -> str:
 
 
 def speakable(text: str) -> str:
-    """`text` rewritten as it should be said: markup and emoji dropped, clock times, dates, money and temperatures
-    in words. Text without any of them comes back as it was (but for runs of whitespace)."""
+    """`text` rewritten as it should be said: markup and emoji dropped, clock times, dates, money, temperatures,
+    units, ranges, fractions and common abbreviations in words. Text without any of them comes back as it was (but
+    for runs of whitespace)."""
     text = _LINK.sub(r"\1", text)
     text = _lines(_MARKUP.sub("", text))
     text = _MONEY.sub(_money, text)
     text = _DEGREES.sub(_degrees, text)
     text = _TIME.sub(_time, text)
     text = _DATE.sub(_date, text)
+    text = say_measures(text)
     # Emoji and other pictographs, read by their names otherwise; letters, digits and punctuation stay.
     text = "".join(c for c in text if unicodedata.category(c) not in ("So", "Sk") and c not in _EMOJI_MARKS)
     return " ".join(text.split())
