@@ -47,6 +47,21 @@ def test_a_long_first_sentence_starts_the_voice_at_a_phrase():
     assert list(sentences(iter(["Oh it is good to see you"]))) == ["Oh it is good to see you"]  # too short to cut
 
 
+def test_a_list_is_said_line_by_line_and_abbreviations_end_no_sentence():
+    """A model asked for plain words may still write a list: each line is a piece (the TTS drops its mark), and
+    the full stops of "Dr.", "e.g." and a list's "1." end no piece, whatever the deltas' sizes."""
+    listed = "Steps:\n1. Open the door.\n2. Step inside\n- then wait\nThat is all."
+    said = "Ask Dr. Smith at 5:30, e.g. after lunch. No. J. K. Rowling counted to 3. Then she stopped."
+    def deltas(text: str, size: int) -> list[str]:
+        return [text[i:i + size] for i in range(0, len(text), size)]
+
+    for size in (1, 3, 7):
+        assert list(sentences(deltas(listed, size))) == ["Steps:", "1. Open the door.", "2. Step inside",
+                                                         "- then wait", "That is all."]
+        assert list(sentences(deltas(said, size))) == ["Ask Dr. Smith at 5:30,", "e.g. after lunch.", "No.",
+                                                       "J. K. Rowling counted to 3.", "Then she stopped."]
+
+
 def test_unreachable_or_slow_endpoint_is_a_clear_error():
     with pytest.raises(LlmError, match=r"127\.0\.0\.1"):
         list(ChatStream(LlmConfig(dead_url(), timeout_s=1.0)).deltas([]))

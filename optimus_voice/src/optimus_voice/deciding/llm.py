@@ -24,7 +24,9 @@ from optimus_voice.common.worker import Worker
 
 SYSTEM_PROMPT = ("You are the voice of a friendly humanoid robot. Answer in one to three short spoken sentences, "
                  "plain words only: no lists, no markdown, no emoji.")
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[,;:])\s+")
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|(?<=[,;:])\s+|\s*\n\s*")
+# A full stop that ends no sentence: an abbreviation's ("e.g.", "Dr."), an initial's, a list's number ("1.").
+_NOT_AN_END = re.compile(r"(?:(?:^|[\s(])(?i:e\.g|i\.e|etc|approx|vs|dr|mr|mrs|ms|st|[a-z])|^\s*\d{1,2})\.$")
 # Where a first piece may end without punctuation: before a word that starts a new phrase. Small models write long
 # sentences without commas; waiting for their end held the voice back by a second (bench e2e --llm local).
 _PHRASE_START = re.compile(r"\s+(?=(?:and|but|or|so|because|with|that|which|who|when|where|while|for|to|in|on|at|"
@@ -132,6 +134,17 @@ class ChatStream:
             raise LlmError(f"not a chat completion chunk: {data[:80]!r}") from exc
 
 
+def _ends(buffer: str, boundary: re.Match) -> bool | None:
+    """At a boundary: True where a sentence or a line ends (a list's lines are said one by one), False where only
+    a clause does, None where a full stop ends no sentence."""
+    before = buffer[:boundary.start()]
+    if "\n" in boundary[0]:
+        return True
+    if before.endswith("."):
+        return None if _NOT_AN_END.search(before) else True
+    return before[-1:] in "!?"
+
+
 def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, first_min_words: int = 4,
               first_phrase_words: int = 6) -> Iterator[str]:
     """Group streamed text into speakable pieces: sentences, or clauses once they have `min_words` (the first piece
@@ -145,8 +158,8 @@ def sentences(deltas: Iterable[str], min_words: int = 8, max_words: int = 60, fi
         buffer += delta
         while True:
             least = first_min_words if not said else min_words
-            cut = next((m.end() for m in _BOUNDARY.finditer(buffer)
-                        if buffer[m.start() - 1] in ".!?" or len(buffer[:m.start()].split()) >= least), None)
+            cut = next((m.end() for m in _BOUNDARY.finditer(buffer) if (end := _ends(buffer, m)) is not None
+                        and (end or len(buffer[:m.start()].split()) >= least)), None)
             phrase_cut = cut is None and not said
             if phrase_cut:
                 cut = next((m.end() for m in _PHRASE_START.finditer(buffer)
