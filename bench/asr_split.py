@@ -4,8 +4,9 @@
 
 Speakers are split by a hash of their id (the same split as `optimus-voice bench turns`): `tune` is the half that
 settings may be tuned on from now on, `report` the half that is reported. Clips with `dyn_range_db` < 30 are also
-reported apart (noisy). The settings of `asr.json` were tuned before this split existed, on both halves: its
-`report` numbers are not held out yet. Writes bench/results/<name>.json.
+reported apart (noisy). Each WER also with British spellings made American on both sides (`*_us_spelling`:
+"metres" and "meters" are one word), as the Open ASR leaderboard counts. The settings of `asr.json` were tuned before
+this split existed, on both halves: its `report` numbers are not held out yet. Writes bench/results/<name>.json.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ def main() -> int:
             modes["offline_full"] = entry["offline_hypotheses"]
         out["sets"][set_name] = {
             group: {"clips": len(idx), "speakers": len({rows[i].get("speaker") or rows[i]["speaker_id"] for i in idx}),
-                    **{mode: round(100 * wer([refs[i] for i in idx], [hyps[i] for i in idx]), 2) if idx else None
-                       for mode, hyps in modes.items()}}
+                    **{mode + suffix: round(100 * wer([refs[i] for i in idx], [hyps[i] for i in idx], us), 2)
+                       if idx else None
+                       for mode, hyps in modes.items() for suffix, us in (("", False), ("_us_spelling", True))}}
             for group, idx in groups.items()}
         for group, o in out["sets"][set_name].items():
             print(f"{set_name:22s} {group:7s} {o['clips']:3d} clips {o['speakers']:3d} speakers  "
-                  f"streaming WER {o['streaming']}%  offline {o.get('offline_full')}%")
+                  f"streaming WER {o['streaming']}% ({o['streaming_us_spelling']}% with US spelling)  "
+                  f"offline {o.get('offline_full')}%")
     print(f"wrote {write(ns.name, out)}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from optimus_voice.common.numbers import number_words
+from optimus_voice.tools.spellings import AMERICAN
 
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay", "vs": "versus"}
 _SPELLINGS = {"alright": "all right", "percent": "per cent"}
@@ -17,8 +18,9 @@ def _year_or_number(digits: str) -> str:
     return number_words(n) if n < 10**9 else digits
 
 
-def normalize(text: str) -> list[str]:
-    """Lower case, no punctuation, digits as words, common abbreviations spelled out: a list of words."""
+def normalize(text: str, us_spelling: bool = False) -> list[str]:
+    """Lower case, no punctuation, digits as words, common abbreviations spelled out: a list of words. With
+    `us_spelling`, British spellings become American ("metres": "meters"), as the Open ASR leaderboard counts."""
     text = text.lower().replace("&", " and ").replace("%", " percent ")
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = re.sub(r"\d+", lambda m: f" {_year_or_number(m.group())} ", text)
@@ -29,7 +31,7 @@ def normalize(text: str) -> list[str]:
         word = word.strip("'")
         word = _ABBREVIATIONS.get(word, word)
         words += _SPELLINGS.get(word, word).split()
-    return [w for w in words if w]
+    return [AMERICAN.get(w, w) if us_spelling else w for w in words if w]
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
@@ -42,11 +44,11 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return row[-1]
 
 
-def wer(references: list[str], hypotheses: list[str]) -> float:
+def wer(references: list[str], hypotheses: list[str], us_spelling: bool = False) -> float:
     """Corpus WER: total word errors over total reference words, after normalize() on both sides."""
     errors = words = 0
     for ref, hyp in zip(references, hypotheses, strict=True):
-        r = normalize(ref)
-        errors += edit_distance(r, normalize(hyp))
+        r = normalize(ref, us_spelling)
+        errors += edit_distance(r, normalize(hyp, us_spelling))
         words += len(r)
     return errors / max(1, words)
