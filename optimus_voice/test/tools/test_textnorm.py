@@ -19,6 +19,6 @@ def test_british_and_american_spellings_count_alike_only_when_asked():
         "Stuff it into you, his belly counseled him. Go forward ten metres."
     assert wer([ref], [hyp]) > 0 and wer([ref], [hyp], us_spelling=True) == 0
     assert normalize("The centred colours were analysed at the theatre", us_spelling=True) == \
-        "the centered colors were analyzed at the theater".split()
+        ["the", "centered", "colors", "were", "analyzed", "at", "the", "theater"]
     # Words, never letter rules: "filled" and "filed" stay apart.
     assert wer(["the form was filled"], ["the form was filed"], us_spelling=True) > 0
