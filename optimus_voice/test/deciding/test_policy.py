@@ -126,3 +126,13 @@ def test_the_time_is_written_as_people_write_it(policy):
     assert evening.text == "It's 7:05 PM on Monday, December 7."
     assert policy.respond("what time is it", now=dt.datetime(2026, 1, 1, 0, 30)).text == \
         "It's 12:30 AM on Thursday, January 1."
+
+
+def test_the_fixed_replies_to_synthesize_ahead():
+    from optimus_voice.deciding.policy import fixed_replies
+
+    replies = fixed_replies(Path(__file__).parents[2] / "config" / "intents.yaml")
+    assert replies[0] == ("Sorry, I didn't get that. Could you say it another way?", "neutral")  # said most
+    assert ("I'm sorry you're feeling down. Could you tell me a little more?", "calm") in replies  # as answered
+    assert not any("{" in text for text, _ in replies)  # "It's {time} on {date}." is never the same twice
+    assert len(set(replies)) == len(replies)

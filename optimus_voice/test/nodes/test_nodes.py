@@ -255,6 +255,25 @@ def test_tts_node_publishes_speech_with_visemes_aligned_to_its_samples(ros_graph
 
 
 
+def test_tts_node_synthesizes_the_fixed_replies_ahead_and_the_first_clarification_is_ready(ros_graph, probe):
+    from optimus_voice.deciding.policy import fixed_replies
+    from optimus_voice.nodes.params import default_intents_path
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    tts = ros_graph.add(TtsNode, playback_feedback=False)
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    every = len(fixed_replies(default_intents_path()))
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("replies_warmed", 0)) == every, 30)
+    requests.publish(SpeechRequest(turn_id=7, action=SpeechRequest.ACTION_SAY,
+                                   text="Sorry, I didn't get that. Could you say it another way?"))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+    # Its first piece came from the cache, its second was synthesized while the first played.
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("pieces_from_cache", 0)) == 1, 5)
+
+
 def test_tts_node_plays_the_learning_sound_when_the_echo_canceller_asks_before_any_reply(ros_graph, probe):
     """/audio/in/echo_learning True: the learning sound goes out once as turn 0 (no words, no progress); not with
     learning_sound off, and not once a reply has begun (the reply teaches the canceller)."""

@@ -129,3 +129,15 @@ def test_a_time_is_said_in_words_and_each_piece_says_what_was_spoken():
     # The lines of a list are sentences of their own, without their marks.
     listed = synth.synthesize("You'll need:\n- two eggs\n- flour")
     assert [p.text for p in listed] == ["You'll need: two eggs.", "flour."]
+
+
+def test_a_reply_warmed_ahead_starts_from_the_cache():
+    from optimus_voice.speaking.tts import Synthesizer
+
+    synth = Synthesizer(cache_s=10.0)
+    assert synth.warm("I'm sorry you're feeling down. Could you tell me a little more?", "calm")
+    assert not synth.warm("I'm sorry you're feeling down. Tell me.", "calm")  # the same first piece: there already
+    pieces = list(synth.synthesize("I'm sorry you're feeling down. Could you tell me a little more?", "calm"))
+    assert [p.cached for p in pieces] == [True, False]  # only the first piece is synthesized ahead
+    assert not next(synth.synthesize("I'm sorry you're feeling down.", "happy")).cached  # in another style
+    assert not Synthesizer(cache_s=0.0).warm("Hello!")  # nothing is kept: nothing to warm

@@ -64,6 +64,20 @@ def name_in(text: str) -> str | None:
     return next((m.group(1) for m in _NAME.finditer(text) if m.group(1) not in NOT_NAMES), None)
 
 
+def fixed_replies(intents_path: str | Path) -> list[tuple[str, str]]:
+    """(reply, speaking style) of every reply in the intents file with nothing to fill in, the clarifications first
+    (said most): what the TTS can synthesize before anyone speaks. By-emotion variants in the style that emotion is
+    answered in; the others in the neutral style."""
+    with open(intents_path, encoding="utf-8") as f:
+        spec = yaml.safe_load(f)
+    found: list[tuple[str, str]] = []
+    for intent in [spec["unknown"], *spec["intents"].values()]:
+        found += [(reply, "neutral") for reply in intent.get("replies", [])]
+        for emotion, replies in (intent.get("by_emotion") or {}).items():
+            found += [(reply, EMPATHY.get(emotion, ("", "neutral"))[1]) for reply in replies]
+    return list(dict.fromkeys((r, style) for r, style in found if "{" not in r))
+
+
 @dataclass
 class Person:
     """One voice of the conversation, as the policy knows it."""

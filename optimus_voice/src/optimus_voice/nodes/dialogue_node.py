@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 
@@ -13,15 +12,8 @@ from optimus_voice.deciding.llm import LlmConfig, LlmEvent, LlmWorker
 from optimus_voice.deciding.manager import CancelLlm, DialogueConfig, DialogueManager, LlmJob, Out, Say, Stop, WarmLlm
 from optimus_voice.deciding.policy import Policy
 from optimus_voice.nodes.base import VoiceNode, run
-from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param, default_intents_path
 from optimus_voice_msgs.msg import DialogueState, SpeechRequest
-
-
-def default_intents_path() -> str:
-    from ament_index_python.packages import get_package_share_directory
-
-    return os.path.join(get_package_share_directory("optimus_voice"), "config", "intents.yaml")
-
 
 TICK_S = 0.05
 PROGRESS = {1: "started", 2: "speaking", 3: "done", 4: "interrupted"}  # SpeechProgress states

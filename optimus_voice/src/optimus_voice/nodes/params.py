@@ -10,6 +10,7 @@ A value outside its range or choices, or not a finite number, is refused with th
 from __future__ import annotations
 
 import math
+import os
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,3 +101,10 @@ def _same(a, b) -> bool:
     """Whether two parameter values are one value."""
     a, b = _plain(a), _plain(b)
     return type(a) is type(b) and a == b
+
+
+def default_intents_path() -> str:
+    """The package's intents file: the dialogue's replies (and what the TTS synthesizes ahead of them)."""
+    from ament_index_python.packages import get_package_share_directory
+
+    return os.path.join(get_package_share_directory("optimus_voice"), "config", "intents.yaml")

@@ -8,6 +8,8 @@ soon as one comes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from optimus_voice.audio_io.learning_sound import learning_sound
 from optimus_voice.common.words import cap
 from optimus_voice.common.worker import Worker
@@ -15,8 +17,9 @@ from optimus_voice.contract import topics
 from optimus_voice.contract.audio import S16LE, to_s16le
 from optimus_voice.contract.health import Level
 from optimus_voice.contract.stamps import NS_PER_S, to_time
+from optimus_voice.deciding.policy import fixed_replies
 from optimus_voice.nodes.base import VoiceNode, run
-from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param
+from optimus_voice.nodes.params import CONFIGURE, READ_ONLY, Param, default_intents_path
 from optimus_voice.speaking.playback import PlaybackTracker, Progress
 from optimus_voice.speaking.speech import AudioOut, SpeechOutput, VisemesOut
 from optimus_voice.speaking.tts import Synthesizer
@@ -24,6 +27,13 @@ from optimus_voice_msgs.msg import AudioFrame, SpeechProgress, Viseme, VisemeSeq
 
 WATCH_S = 0.05
 LEARNING_SOUND = object()  # a worker job: play the echo canceller's learning sound
+
+
+@dataclass
+class _Warm:
+    """A worker job: synthesize the first pieces of these (reply, style) into the cache, yielding to any request."""
+
+    replies: list[tuple[str, str]]
 
 
 class TtsNode(VoiceNode):
@@ -37,8 +47,13 @@ class TtsNode(VoiceNode):
               "Follow the speaker's /audio/out/playback reports; false: estimate playback from the clock."),
         Param("playback_timeout_s", 0.5, "With playback_feedback, seconds without a report while speaking after "
               "which playback is followed by the clock instead (and said so on /diagnostics).", 0.05, 10.0),
-        Param("cache_s", 60.0, "Seconds of recently spoken pieces kept, so a piece said again (the clarification, a "
+        Param("cache_s", 120.0, "Seconds of recently spoken pieces kept, so a piece said again (the clarification, a "
               "greeting) is ready at once; 0: synthesize every piece.", 0.0, 3600.0, when=CONFIGURE),
+        Param("warm_replies", True, "At start, synthesize into the cache the first piece of every fixed reply of "
+              "the dialogue's intents file (the clarification, greetings, thanks), so that even its first time it "
+              "is ready at once; done between requests, never before one.", when=CONFIGURE),
+        Param("intents_path", "", "The dialogue's intents file, for warm_replies; empty: config/intents.yaml of "
+              "the package (the dialogue's default).", when=READ_ONLY),
         Param("learning_sound", True, "Play a soft 1.5 s swell of noise when the microphone's echo canceller "
               "has yet to learn the room (/audio/in/echo_learning: its first start, no echo path kept): it learns "
               "from it what it would take the first reply's seconds to learn, and the robot's first words are "
@@ -74,6 +89,17 @@ class TtsNode(VoiceNode):
         self.by_clock = not self.param("playback_feedback")
         self.health.set_value("progress_from", "clock" if self.by_clock else "speaker reports")
         self._worker = Worker("tts", self._speak, self._synthesis_failed)
+        if self.param("warm_replies") and self.synth.cache is not None:
+            self._warm_from(self.param("intents_path") or default_intents_path())
+
+    def _warm_from(self, intents_path: str) -> None:
+        try:
+            replies = fixed_replies(intents_path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # YAML errors are ValueErrors
+            self.get_logger().warn(f"no replies synthesized ahead: cannot read {intents_path}: {exc}")
+            self.health.problem("warm_replies_failed", f"cannot read {intents_path}: {exc}")
+            return
+        self._worker.put(_Warm(replies))
 
     def parameters_changed(self) -> None:
         if self._worker is not None:
@@ -144,6 +170,9 @@ class TtsNode(VoiceNode):
         if job is LEARNING_SOUND:
             self._play_learning_sound()
             return
+        if isinstance(job, _Warm):
+            self._warm(job.replies)
+            return
         req, ticket = job if isinstance(job, tuple) else (job, None)
         if req.action == req.ACTION_PREPARE:
             if req.turn_id > self.tracker.latest_turn:  # else the turn's SAY (or a newer) came while it waited
@@ -160,6 +189,15 @@ class TtsNode(VoiceNode):
                     self._publish_audio(out)
         finally:
             self._in_flight -= 1
+
+    def _warm(self, replies: list[tuple[str, str]]) -> None:
+        """A piece at a time; when anything else waits, the rest goes to the back of the queue."""
+        while replies and not self._worker.pending() and not self._in_flight:
+            text, style = replies.pop(0)
+            if self.synth.warm(text, style):
+                self.health.count("replies_warmed")
+        if replies:
+            self._worker.put(_Warm(replies))
 
     def _play_learning_sound(self) -> None:
         """On the speech stream as turn 0: older than any reply, so the speaker drops what is left of it as soon as

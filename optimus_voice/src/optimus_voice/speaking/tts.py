@@ -198,6 +198,18 @@ class Synthesizer:
             yield SpeechChunk(audio, self.sample_rate, piece, (time.perf_counter() - t0) * 1000, visemes,
                               word_ends(visemes, len(piece.split()), len(audio)), cached=found is not None)
 
+    def warm(self, text: str, style: str = "neutral") -> bool:
+        """Synthesize the first piece of a reply likely to be said, into the cache, so that it is ready at once when
+        it is (the rest is synthesized while the first plays). False if it was there already, or nothing is kept."""
+        if self.cache is None:
+            return False
+        pieces = [p for p in split_text(speakable(clean_text(text))) if any(c.isalnum() for c in p)]
+        key = (pieces[0], STYLES.get(style, STYLES["neutral"]), 1.0) if pieces else None
+        if key is None or self.cache.get(key) is not None:
+            return False
+        next(self.synthesize(text, style), None)
+        return True
+
     def _piper(self, text: str, p: Prosody, rate: float) -> tuple[np.ndarray, list[VisemeSpan]]:
         from piper import SynthesisConfig
 
