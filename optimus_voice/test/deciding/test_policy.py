@@ -133,6 +133,7 @@ def test_the_fixed_replies_to_synthesize_ahead():
 
     replies = fixed_replies(Path(__file__).parents[2] / "config" / "intents.yaml")
     assert replies[0] == ("Sorry, I didn't get that. Could you say it another way?", "neutral")  # said most
+    assert ("Sorry, I didn't get that. Could you say it another way?", "calm") in replies  # to a sad user
     assert ("I'm sorry you're feeling down. Could you tell me a little more?", "calm") in replies  # as answered
     assert not any("{" in text for text, _ in replies)  # "It's {time} on {date}." is never the same twice
     assert len(set(replies)) == len(replies)

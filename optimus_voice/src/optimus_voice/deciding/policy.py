@@ -67,10 +67,12 @@ def name_in(text: str) -> str | None:
 def fixed_replies(intents_path: str | Path) -> list[tuple[str, str]]:
     """(reply, speaking style) of every reply in the intents file with nothing to fill in, the clarifications first
     (said most): what the TTS can synthesize before anyone speaks. By-emotion variants in the style that emotion is
-    answered in; the others in the neutral style."""
+    answered in; the others in the neutral style, and the clarifications also in every style a user's emotion or
+    mood may ask for (a sad user's clarification is said calmly)."""
     with open(intents_path, encoding="utf-8") as f:
         spec = yaml.safe_load(f)
-    found: list[tuple[str, str]] = []
+    styles = dict.fromkeys(["neutral", *(style for _, style in EMPATHY.values())])
+    found = [(reply, style) for style in styles for reply in spec["unknown"].get("replies", [])]
     for intent in [spec["unknown"], *spec["intents"].values()]:
         found += [(reply, "neutral") for reply in intent.get("replies", [])]
         for emotion, replies in (intent.get("by_emotion") or {}).items():
