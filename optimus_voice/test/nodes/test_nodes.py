@@ -274,6 +274,21 @@ def test_tts_node_synthesizes_the_fixed_replies_ahead_and_the_first_clarificatio
     assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("pieces_from_cache", 0)) == 1, 5)
 
 
+def test_tts_node_with_an_intents_file_it_cannot_read_says_so_and_speaks(ros_graph, probe, tmp_path):
+    from optimus_voice.nodes.tts_node import TtsNode
+
+    from optimus_voice_msgs.msg import SpeechProgress, SpeechRequest
+
+    broken = tmp_path / "intents.yaml"
+    broken.write_text("intents: [not, a, mapping\n")
+    tts = ros_graph.add(TtsNode, playback_feedback=False, intents_path=str(broken))
+    requests = probe.publisher(topics.SPEECH_REQUEST)
+    assert wait_matched(probe, topics.SPEECH_REQUEST, tts)
+    assert probe.wait_for(lambda: int(diagnostics_of(probe, "tts").get("warm_replies_failed", 0)) == 1, 10)
+    requests.publish(SpeechRequest(turn_id=3, action=SpeechRequest.ACTION_SAY, text="Hello there."))
+    assert probe.wait_for(lambda: any(p.state == SpeechProgress.DONE for p in probe.of(topics.SPEECH_PROGRESS)), 30)
+
+
 def test_tts_node_plays_the_learning_sound_when_the_echo_canceller_asks_before_any_reply(ros_graph, probe):
     """/audio/in/echo_learning True: the learning sound goes out once as turn 0 (no words, no progress); not with
     learning_sound off, and not once a reply has begun (the reply teaches the canceller)."""

@@ -68,9 +68,12 @@ def fixed_replies(intents_path: str | Path) -> list[tuple[str, str]]:
     """(reply, speaking style) of every reply in the intents file with nothing to fill in, the clarifications first
     (said most): what the TTS can synthesize before anyone speaks. By-emotion variants in the style that emotion is
     answered in; the others in the neutral style, and the clarifications also in every style a user's emotion or
-    mood may ask for (a sad user's clarification is said calmly)."""
+    mood may ask for (a sad user's clarification is said calmly). A file that is not YAML is a ValueError."""
     with open(intents_path, encoding="utf-8") as f:
-        spec = yaml.safe_load(f)
+        try:
+            spec = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{intents_path} is not YAML: {exc}") from exc
     styles = dict.fromkeys(["neutral", *(style for _, style in EMPATHY.values())])
     found = [(reply, style) for style in styles for reply in spec["unknown"].get("replies", [])]
     for intent in [spec["unknown"], *spec["intents"].values()]:

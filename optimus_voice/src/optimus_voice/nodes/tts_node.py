@@ -95,7 +95,7 @@ class TtsNode(VoiceNode):
     def _warm_from(self, intents_path: str) -> None:
         try:
             replies = fixed_replies(intents_path)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # YAML errors are ValueErrors
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # unreadable, not YAML, not intents
             self.get_logger().warn(f"no replies synthesized ahead: cannot read {intents_path}: {exc}")
             self.health.problem("warm_replies_failed", f"cannot read {intents_path}: {exc}")
             return
