@@ -14,6 +14,8 @@ import pytest
     ("Jan. 3rd, Sept 22 and December 31st", "January third, September twenty second and December thirty first"),
     ("It costs $5.50, $1 or $1,200.", "It costs 5 dollars and 50 cents, 1 dollar or 1,200 dollars."),
     ("About $1.5 million, or £3.01.", "About 1.5 million dollars, or 3 pounds and 1 penny."),
+    ("It raised $5m, then €2bn and $30k.",
+     "It raised 5 million dollars, then 2 billion euros and 30 thousand dollars."),
     ("It's 21°C, 70 °F.", "It's 21 degrees Celsius, 70 degrees Fahrenheit."),
     ("**Note:** the *third* item 😀👍🏽 is [here](https://example.com/a).", "Note: the third item is here."),
     ("You can:\n- buy apples\n- buy pears\n1. go home", "You can: buy apples. buy pears. go home."),

@@ -26,7 +26,8 @@ _TIME = re.compile(r"(?<![\d:.,])(?P<h>\d{1,2}):(?P<m>[0-5]\d)(?![\d:])"
 _CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
                "£": ("pound", "pounds", "penny", "pence")}
 _MONEY = re.compile(r"(?P<cur>[$€£])\s?(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?(?![\d,]\d)"
-                    r"(?:\s+(?P<scale>thousand|million|billion|trillion)\b)?")
+                    r"(?:\s+(?P<scale>thousand|million|billion|trillion)\b|(?P<short>[kKmMbB]|bn|Bn)\b)?")
+_SCALES = {"k": "thousand", "m": "million", "b": "billion", "bn": "billion"}  # $5k, $5m, $2bn
 _DEGREES = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s?°(?:\s?(?P<unit>[CF])\b)?")
 _EMOJI_MARKS = "\ufe0e\ufe0f\u20e3\u200d"  # presentation selectors, keycap, joiner
 _LINK = re.compile(r"\[([^\]\n]+)\]\([^)\s]+\)")
@@ -56,8 +57,9 @@ def _date(m: re.Match) -> str:
 def _money(m: re.Match) -> str:
     one, many, cent, cents = _CURRENCIES[m["cur"]]
     whole, frac = int(m["whole"].replace(",", "")), m["frac"] or ""
-    if m["scale"] or len(frac) not in (0, 2):  # "$1.5 million": one point five million dollars
-        return " ".join(p for p in (m["whole"] + ("." + frac if frac else ""), m["scale"], many) if p)
+    scale = m["scale"] or _SCALES.get((m["short"] or "").lower(), "")
+    if scale or len(frac) not in (0, 2):  # "$1.5 million": one point five million dollars
+        return " ".join(p for p in (m["whole"] + ("." + frac if frac else ""), scale, many) if p)
     said = f"{m['whole']} {one if whole == 1 else many}"
     if frac and int(frac):
         said += f" and {int(frac)} {cent if int(frac) == 1 else cents}"
