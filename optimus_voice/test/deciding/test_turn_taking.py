@@ -55,6 +55,17 @@ def test_sustained_speech_interrupts_unless_it_is_the_robots_echo():
     assert not echo.check_sustained(13.0)
 
 
+@pytest.mark.parametrize(("heard", "robot"), [
+    ("volume three", "Okay, volume 3."), ("Volume 3.", "Okay, volume three."),
+    ("seven oh five PM", "It's 7:05 PM on Monday, December 7."),
+])
+def test_the_robots_numbers_heard_back_in_words_or_digits_are_its_own_voice(heard, robot):
+    from optimus_voice.deciding.turn_taking import classify_interruption
+
+    assert classify_interruption(heard, robot) == "echo"
+    assert classify_interruption("volume seven", robot) == "interrupt"
+
+
 def test_with_the_echo_cancelled_less_speech_over_the_robot_interrupts_it():
     tt = speaking_robot()
     tt.echo_free = True                           # the capture node's canceller has converged
