@@ -180,35 +180,40 @@ class Synthesizer:
         with both noise scales 0, Piper speaks the same text the same way every time."""
         prosody = prosody or STYLES.get(style, STYLES["neutral"])
         rate, volume = _bounded(rate, *RATE_RANGE), _bounded(volume, *VOLUME_RANGE)
-        for piece in split_text(speakable(clean_text(text))):
-            if not any(c.isalnum() for c in piece):
-                continue
-            t0 = time.perf_counter()
-            key = (piece, prosody, rate)
-            found = self.cache.get(key) if self.cache is not None else None
-            if found is not None:
-                audio, visemes = found
-            elif self.voice:
-                audio, visemes = self._piper(piece, prosody, rate)
-            else:
-                audio, visemes = self._espeak(piece, prosody, rate), []
-            if found is None and self.cache is not None:
-                self.cache.put(key, audio, visemes)
-            audio = np.clip(audio * prosody.volume * volume, -1.0, 1.0).astype(np.float32)
-            yield SpeechChunk(audio, self.sample_rate, piece, (time.perf_counter() - t0) * 1000, visemes,
-                              word_ends(visemes, len(piece.split()), len(audio)), cached=found is not None)
+        for piece in self._pieces(text):
+            yield self._chunk(piece, prosody, rate, volume)
 
     def warm(self, text: str, style: str = "neutral") -> bool:
         """Synthesize the first piece of a reply likely to be said, into the cache, so that it is ready at once when
         it is (the rest is synthesized while the first plays). False if it was there already, or nothing is kept."""
-        if self.cache is None:
+        pieces = self._pieces(text)
+        prosody = STYLES.get(style, STYLES["neutral"])
+        if self.cache is None or not pieces or self.cache.get((pieces[0], prosody, 1.0)) is not None:
             return False
-        pieces = [p for p in split_text(speakable(clean_text(text))) if any(c.isalnum() for c in p)]
-        key = (pieces[0], STYLES.get(style, STYLES["neutral"]), 1.0) if pieces else None
-        if key is None or self.cache.get(key) is not None:
-            return False
-        next(self.synthesize(text, style), None)
+        self._chunk(pieces[0], prosody, 1.0, 1.0)
         return True
+
+    @staticmethod
+    def _pieces(text: str) -> list[str]:
+        """The pieces `text` is said in, as said; none with nothing to pronounce."""
+        return [p for p in split_text(speakable(clean_text(text))) if any(c.isalnum() for c in p)]
+
+    def _chunk(self, piece: str, prosody: Prosody, rate: float, volume: float) -> SpeechChunk:
+        """One piece's audio: from the cache by (piece, prosody, rate), else synthesized and kept there."""
+        t0 = time.perf_counter()
+        key = (piece, prosody, rate)
+        found = self.cache.get(key) if self.cache is not None else None
+        if found is not None:
+            audio, visemes = found
+        elif self.voice:
+            audio, visemes = self._piper(piece, prosody, rate)
+        else:
+            audio, visemes = self._espeak(piece, prosody, rate), []
+        if found is None and self.cache is not None:
+            self.cache.put(key, audio, visemes)
+        audio = np.clip(audio * prosody.volume * volume, -1.0, 1.0).astype(np.float32)
+        return SpeechChunk(audio, self.sample_rate, piece, (time.perf_counter() - t0) * 1000, visemes,
+                           word_ends(visemes, len(piece.split()), len(audio)), cached=found is not None)
 
     def _piper(self, text: str, p: Prosody, rate: float) -> tuple[np.ndarray, list[VisemeSpan]]:
         from piper import SynthesisConfig
