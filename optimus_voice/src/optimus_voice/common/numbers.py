@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 _ONES = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"
@@ -34,3 +36,17 @@ def ordinal_words(n: int) -> str:
     else:
         last += "th"
     return " ".join([*head, last])
+
+
+def _year_or_number(digits: str) -> str:
+    n = int(digits)
+    if len(digits) == 4 and 1100 <= n <= 2099 and n % 100 != 0 and not 2000 <= n <= 2009:
+        return f"{number_words(n // 100)} {number_words(n % 100)}"  # 1961 -> nineteen sixty one
+    return number_words(n) if n < 10**9 else digits
+
+
+def digits_as_words(text: str) -> str:
+    """Every number written in digits as it is read ("1,200" -> "one thousand two hundred", "1961" -> "nineteen
+    sixty one"), so that text that writes numbers in digits and text that writes them in words compare alike."""
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return re.sub(r"\d+", lambda m: f" {_year_or_number(m.group())} ", text)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from optimus_voice.common.numbers import number_words
+from optimus_voice.common.numbers import digits_as_words
 from optimus_voice.common.words import words
 from optimus_voice.contract.states import State
 
@@ -53,14 +53,11 @@ _CONTRACTIONS = [(re.compile(r"\bcan't\b"), "can not"), (re.compile(r"\bwon't\b"
                  (re.compile(r"\b(it|that|what|there|here|he|she)'s\b"), r"\1 is")]
 
 
-_DIGITS = re.compile(r"\d{1,9}")
-
-
 def _words(text: str) -> list[str]:
     # "mm-hm", "uh-huh" and "all right" are one backchannel each
     text = _ALL_RIGHT.sub("alright", text.lower().replace("-", "").replace("\u2019", "'"))
     # Numbers as words on both sides: the robot's "volume 3" heard back as "volume three" is its own voice.
-    text = _DIGITS.sub(lambda m: f" {number_words(int(m[0]))} ", text)
+    text = digits_as_words(text)
     for pattern, spelt in _CONTRACTIONS:
         text = pattern.sub(spelt, text)
     return words(text)

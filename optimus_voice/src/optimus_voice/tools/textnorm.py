@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import re
 
-from optimus_voice.common.numbers import number_words
+from optimus_voice.common.numbers import digits_as_words
 from optimus_voice.tools.spellings import AMERICAN
 
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay", "vs": "versus"}
 _SPELLINGS = {"alright": "all right", "percent": "per cent"}
 
 
-def _year_or_number(digits: str) -> str:
-    n = int(digits)
-    if len(digits) == 4 and 1100 <= n <= 2099 and n % 100 != 0 and not 2000 <= n <= 2009:
-        return f"{number_words(n // 100)} {number_words(n % 100)}"  # 1961 -> nineteen sixty one
-    return number_words(n) if n < 10**9 else digits
-
-
 def normalize(text: str, us_spelling: bool = False) -> list[str]:
     """Lower case, no punctuation, digits as words, common abbreviations spelled out: a list of words. With
     `us_spelling`, British spellings become American ("metres": "meters"), as the Open ASR leaderboard counts."""
     text = text.lower().replace("&", " and ").replace("%", " percent ")
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    text = re.sub(r"\d+", lambda m: f" {_year_or_number(m.group())} ", text)
+    text = digits_as_words(text)
     text = re.sub(r"[-‐–—_/]", " ", text)
     text = re.sub(r"[^\w\s']", " ", text)
     words = []
